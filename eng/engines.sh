@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Makes sure the lab's engines are installed and running, and that the lab's PostgreSQL role
+# exists. Idempotent: safe to run before every command. Used by ./firedrill, eng/test.sh
+# and .ci/run.
+#
+# Every address is configurable; the defaults are loopback:
+#   FIREDRILL_PG_HOST (127.0.0.1)  FIREDRILL_PG_PORT (5432)  FIREDRILL_PG_USER (firedrill)
+#   FIREDRILL_PG_DATABASE (firedrill)  FIREDRILL_PG_PASSWORD (generated once, kept in .firedrill/)
+#   FIREDRILL_REDIS (127.0.0.1:6379)
+#   FIREDRILL_MANAGE_ENGINES (1: install and start local engines; 0: only write the env file,
+#                             for engines you run yourself elsewhere)
+# Writes .firedrill/engines.env (git-ignored) with the connection strings the services read.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+state="$root/.firedrill"
+mkdir -p "$state"
+
+pg_host=${FIREDRILL_PG_HOST:-127.0.0.1}
+pg_port=${FIREDRILL_PG_PORT:-5432}
+pg_user=${FIREDRILL_PG_USER:-firedrill}
+pg_db=${FIREDRILL_PG_DATABASE:-firedrill}
+redis=${FIREDRILL_REDIS:-127.0.0.1:6379}
+manage=${FIREDRILL_MANAGE_ENGINES:-1}
+
+say() { echo "engines: $*" >&2; }
+fail() { echo "engines: $*" >&2; exit 1; }
+
+# The password is generated on first use and never committed (.firedrill/ is ignored).
+if [ -z "${FIREDRILL_PG_PASSWORD:-}" ]; then
+  if [ ! -s "$state/pg-password" ]; then
+    (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$state/pg-password")
+  fi
+  FIREDRILL_PG_PASSWORD=$(cat "$state/pg-password")
+fi
+
+if [ "$manage" = 1 ]; then
+  missing=()
+  for pkg in postgresql redis-server prometheus; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      fail "missing Debian packages: ${missing[*]}; run: sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    fi
+    say "installing ${missing[*]} (apt-get)"
+    apt-get update -qq >/dev/null || fail "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+      || fail "apt-get install ${missing[*]} failed"
+    # The Debian packages leave their own services running or not depending on the machine;
+    # Prometheus is spawned by the lab itself, never as a system service.
+    service prometheus stop >/dev/null 2>&1 || true
+    service prometheus-node-exporter stop >/dev/null 2>&1 || true
+  fi
+
+  # PostgreSQL refuses to run as root; the Debian service runs it as the postgres user.
+  if ! pg_isready -q -h "$pg_host" -p "$pg_port"; then
+    [ "$(id -u)" -eq 0 ] || fail "PostgreSQL is not running on $pg_host:$pg_port; run: sudo service postgresql start"
+    say "starting PostgreSQL"
+    service postgresql start >/dev/null
+    for _ in $(seq 1 50); do pg_isready -q -h "$pg_host" -p "$pg_port" && break; sleep 0.2; done
+    pg_isready -q -h "$pg_host" -p "$pg_port" || fail "PostgreSQL did not become ready on $pg_host:$pg_port"
+  fi
+
+  redis_host=${redis%:*}; redis_port=${redis##*:}
+  if ! redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || fail "Redis is not running on $redis; run: sudo service redis-server start"
+    say "starting Redis"
+    service redis-server start >/dev/null
+    for _ in $(seq 1 50); do redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.2; done
+    redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 || fail "Redis did not become ready on $redis"
+  fi
+
+  # The role may create databases: the lab uses a fresh database per run, the tests one per class.
+  as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+  as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<SQL >/dev/null
+DO \$\$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$pg_user') THEN
+    CREATE ROLE "$pg_user" LOGIN CREATEDB PASSWORD '$FIREDRILL_PG_PASSWORD';
+  ELSE
+    ALTER ROLE "$pg_user" LOGIN CREATEDB PASSWORD '$FIREDRILL_PG_PASSWORD';
+  END IF;
+END
+\$\$;
+SQL
+  if ! as_postgres "psql -tA -p $pg_port -c \"SELECT 1 FROM pg_database WHERE datname = '$pg_db'\"" | grep -q 1; then
+    as_postgres "createdb -p $pg_port -O '$pg_user' '$pg_db'"
+  fi
+fi
+
+cat > "$state/engines.env" <<ENV
+export ConnectionStrings__Postgres='Host=$pg_host;Port=$pg_port;Username=$pg_user;Password=$FIREDRILL_PG_PASSWORD;Database=$pg_db'
+export ConnectionStrings__Redis='$redis'
+ENV
+chmod 600 "$state/engines.env"
+say "PostgreSQL $pg_host:$pg_port (database $pg_db), Redis $redis: ready"

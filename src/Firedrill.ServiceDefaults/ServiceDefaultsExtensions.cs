@@ -1,0 +1,44 @@
+using Firedrill.ServiceDefaults.Control;
+using Firedrill.ServiceDefaults.Errors;
+using Firedrill.ServiceDefaults.Health;
+using Firedrill.ServiceDefaults.Options;
+using Firedrill.ServiceDefaults.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Firedrill.ServiceDefaults;
+
+/// <summary>What every Firedrill service sets up the same way (as eShop's ServiceDefaults).</summary>
+public static class ServiceDefaultsExtensions
+{
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, string serviceName, Func<ServiceIdentity, ServiceIdentity>? identity = null)
+    {
+        // Lab overrides are the last configuration source, so what the lab writes wins.
+        var overrides = new LabOverrides();
+        builder.Configuration.Sources.Add(overrides);
+        builder.Services.AddSingleton(overrides);
+        builder.Services.AddRuntimeOptions<LabOptions, LabOptionsValidator>(LabOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<LabOptions>, LabOptionsTokenValidator>();
+
+        var instanceId = builder.Configuration[$"{LabOptions.SectionName}:{nameof(LabOptions.InstanceId)}"]
+            ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+        var service = new ServiceIdentity(serviceName, instanceId);
+        builder.AddFiredrillTelemetry(identity?.Invoke(service) ?? service);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddFiredrillProblemDetails();
+        builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    public static WebApplication MapServiceDefaults(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapPrometheusScrapingEndpoint();
+        app.MapHealthEndpoints();
+        app.MapLabControl();
+        return app;
+    }
+}

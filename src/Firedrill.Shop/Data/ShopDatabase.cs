@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Firedrill.Shop.Data;
+
+/// <summary>
+/// The shop's one <see cref="NpgsqlDataSource"/>. A pool's size is fixed when it is built, so when
+/// the lab changes <see cref="DbOptions"/> a new data source replaces the old one; the old pool is
+/// disposed once the requests holding its connections have had time to finish.
+/// </summary>
+internal sealed class ShopDatabase : IDisposable
+{
+    private static readonly TimeSpan RetiredPoolGrace = TimeSpan.FromSeconds(30);
+
+    private readonly string _connectionString;
+    private readonly string _applicationName;
+    private readonly ILoggerFactory _loggers;
+    private readonly TimeProvider _time;
+    private readonly IDisposable? _subscription;
+    private NpgsqlDataSource _current;
+
+    public ShopDatabase(IConfiguration configuration, IOptionsMonitor<DbOptions> options, ILoggerFactory loggers, TimeProvider time)
+    {
+        _connectionString = configuration.GetConnectionString("Postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set; run eng/engines.sh, which writes it to .firedrill/engines.env.");
+        _applicationName = "firedrill-shop " + (configuration["Lab:InstanceId"] ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _loggers = loggers;
+        _time = time;
+        _current = Build(options.CurrentValue);
+        _subscription = options.OnChange(Rebuild);
+    }
+
+    public NpgsqlDataSource DataSource => Volatile.Read(ref _current);
+
+    public ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
+        DataSource.OpenConnectionAsync(cancellationToken);
+
+    /// <summary>The connection string as configured, for tools that manage databases (migrations, tests).</summary>
+    public string ConnectionString => DataSource.ConnectionString;
+
+    private NpgsqlDataSource Build(DbOptions options)
+    {
+        var connection = new NpgsqlConnectionStringBuilder(_connectionString)
+        {
+            MaxPoolSize = options.MaxPoolSize,
+            Timeout = options.AcquireTimeoutSeconds,
+            CommandTimeout = options.CommandTimeoutSeconds,
+            MaxAutoPrepare = options.MaxAutoPrepare,
+            ApplicationName = _applicationName,
+            // Kept so migrations and the bulk seeder can open their own connections.
+            PersistSecurityInfo = true,
+        };
+        return new NpgsqlDataSourceBuilder(connection.ConnectionString).UseLoggerFactory(_loggers).Build();
+    }
+
+    private void Rebuild(DbOptions options)
+    {
+        var current = DataSource;
+        var builder = new NpgsqlConnectionStringBuilder(current.ConnectionString);
+        if (builder.MaxPoolSize == options.MaxPoolSize && builder.Timeout == options.AcquireTimeoutSeconds
+            && builder.CommandTimeout == options.CommandTimeoutSeconds && builder.MaxAutoPrepare == options.MaxAutoPrepare)
+        {
+            return;
+        }
+
+        var retired = Interlocked.Exchange(ref _current, Build(options));
+        _ = Task.Delay(RetiredPoolGrace, _time).ContinueWith(_ => retired.Dispose(), TaskScheduler.Default);
+    }
+
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        DataSource.Dispose();
+    }
+}

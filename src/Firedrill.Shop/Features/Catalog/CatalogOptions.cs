@@ -1,0 +1,26 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Firedrill.Shop.Features.Catalog;
+
+public sealed class CatalogOptions
+{
+    public const string SectionName = "Catalog";
+
+    /// <summary>How long a product stays in Redis (L2).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan CacheExpiration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a product stays in each replica's memory (L1): the bound on staleness if a broadcast is lost.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan LocalCacheExpiration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Tell every replica to drop its L1 copy after a write (Redis pub/sub).</summary>
+    public bool InvalidationBroadcast { get; set; } = true;
+
+    [Range(1, 1000)]
+    public int MaxPageSize { get; set; } = 100;
+}
+
+[OptionsValidator]
+internal sealed partial class CatalogOptionsValidator : IValidateOptions<CatalogOptions>;

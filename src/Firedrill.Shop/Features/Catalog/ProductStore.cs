@@ -1,0 +1,54 @@
+using Dapper;
+using Firedrill.Shop.Data;
+
+namespace Firedrill.Shop.Features.Catalog;
+
+/// <summary>The catalogue's SQL, one statement per question.</summary>
+internal sealed class ProductStore(ShopDatabase database, TimeProvider time)
+{
+    private const string Columns = "id, sku, name, price, stock, updated_at AS UpdatedAt";
+
+    public async Task<Product?> FindAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<Product>(new CommandDefinition(
+            $"SELECT {Columns} FROM products WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<ProductPage> SearchAsync(string? query, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        // The user's text is matched literally: LIKE's wildcards in it are escaped.
+        var pattern = query is null ? null : "%" + query.Replace(@"\", @"\\", StringComparison.Ordinal)
+            .Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%";
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<ProductRow>(new CommandDefinition(
+            $"""
+            SELECT {Columns}, count(*) OVER () AS Total
+            FROM products
+            WHERE @pattern::text IS NULL OR name ILIKE @pattern OR sku ILIKE @pattern
+            ORDER BY id
+            LIMIT @pageSize OFFSET @offset
+            """,
+            new { pattern, pageSize, offset = (long)(page - 1) * pageSize },
+            cancellationToken: cancellationToken))).ToList();
+
+        // Past the last page there are no rows to carry the count; ask once more.
+        var total = rows.Count > 0 ? rows[0].Total : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM products WHERE @pattern::text IS NULL OR name ILIKE @pattern OR sku ILIKE @pattern",
+            new { pattern }, cancellationToken: cancellationToken));
+        return new ProductPage(rows.Select(row => row.ToProduct()).ToList(), page, pageSize, total);
+    }
+
+    public async Task<Product?> UpdatePriceAsync(long id, decimal price, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<Product>(new CommandDefinition(
+            $"UPDATE products SET price = @price, updated_at = @now WHERE id = @id RETURNING {Columns}",
+            new { id, price, now = time.GetUtcNow().UtcDateTime }, cancellationToken: cancellationToken));
+    }
+
+    private sealed record ProductRow(long Id, string Sku, string Name, decimal Price, int Stock, DateTime UpdatedAt, long Total)
+    {
+        public Product ToProduct() => new(Id, Sku, Name, Price, Stock, UpdatedAt);
+    }
+}

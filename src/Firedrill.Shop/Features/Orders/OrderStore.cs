@@ -1,0 +1,123 @@
+using Dapper;
+using Firedrill.Shop.Data;
+using Npgsql;
+
+namespace Firedrill.Shop.Features.Orders;
+
+internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
+{
+    public const string PlacedStatus = "placed";
+
+    /// <summary>
+    /// Places an order in one short transaction: lock the products in id order (so two orders
+    /// can't deadlock), check and take the stock, write the order and its lines.
+    /// </summary>
+    public async Task<PlaceOrderOutcome> PlaceAsync(long customerId, IReadOnlyList<(long ProductId, int Quantity)> lines, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        var customerExists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE id = @customerId)", new { customerId }, transaction, cancellationToken: cancellationToken));
+        if (!customerExists)
+        {
+            return new PlaceOrderOutcome.UnknownCustomer(customerId);
+        }
+
+        var ids = lines.Select(line => line.ProductId).ToArray();
+        var stock = (await connection.QueryAsync<(long Id, decimal Price, int Stock)>(new CommandDefinition(
+            "SELECT id, price, stock FROM products WHERE id = ANY(@ids) ORDER BY id FOR UPDATE",
+            new { ids }, transaction, cancellationToken: cancellationToken))).ToDictionary(row => row.Id);
+        foreach (var (productId, quantity) in lines)
+        {
+            if (!stock.TryGetValue(productId, out var product))
+            {
+                return new PlaceOrderOutcome.UnknownProduct(productId);
+            }
+
+            if (product.Stock < quantity)
+            {
+                return new PlaceOrderOutcome.InsufficientStock(productId, quantity, product.Stock);
+            }
+        }
+
+        var quantities = lines.Select(line => line.Quantity).ToArray();
+        var prices = lines.Select(line => stock[line.ProductId].Price).ToArray();
+        var total = lines.Sum(line => stock[line.ProductId].Price * line.Quantity);
+        var createdAt = time.GetUtcNow().UtcDateTime;
+        var orderId = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            """
+            UPDATE products AS p SET stock = p.stock - l.quantity
+            FROM unnest(@ids, @quantities) AS l (product_id, quantity)
+            WHERE p.id = l.product_id;
+
+            INSERT INTO orders (customer_id, status, total, created_at)
+            VALUES (@customerId, @status, @total, @createdAt)
+            RETURNING id;
+            """,
+            new { ids, quantities, customerId, status = PlacedStatus, total, createdAt }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price)
+            SELECT @orderId, l.line_no, l.product_id, l.quantity, l.unit_price
+            FROM unnest(@ids, @quantities, @prices) WITH ORDINALITY AS l (product_id, quantity, unit_price, line_no)
+            """,
+            new { orderId, ids, quantities, prices }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+
+        var orderLines = lines.Select((line, i) => new OrderLine(line.ProductId, line.Quantity, prices[i])).ToList();
+        return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, createdAt, orderLines));
+    }
+
+    public async Task<Order?> FindAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<OrderRow>(new CommandDefinition(
+            $"{SelectOrderRows} WHERE o.id = @id ORDER BY l.line_no", new { id }, cancellationToken: cancellationToken));
+        return Assemble(rows).SingleOrDefault();
+    }
+
+    /// <summary>A customer's orders, newest first, with their lines: one set-based query, not one per order.</summary>
+    public async Task<IReadOnlyList<Order>?> FindByCustomerAsync(long customerId, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<OrderRow>(new CommandDefinition(
+            """
+            WITH page AS (
+                SELECT id FROM orders WHERE customer_id = @customerId ORDER BY id DESC LIMIT @pageSize OFFSET @offset)
+            SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, o.total AS Total, o.created_at AS CreatedAt,
+                   l.product_id AS ProductId, l.quantity AS Quantity, l.unit_price AS UnitPrice
+            FROM page JOIN orders o ON o.id = page.id JOIN order_lines l ON l.order_id = o.id
+            ORDER BY o.id DESC, l.line_no
+            """,
+            new { customerId, pageSize, offset = (long)(page - 1) * pageSize }, cancellationToken: cancellationToken))).ToList();
+        if (rows.Count == 0 && !await CustomerExistsAsync(connection, customerId, cancellationToken))
+        {
+            return null;
+        }
+
+        return Assemble(rows);
+    }
+
+    private static Task<bool> CustomerExistsAsync(NpgsqlConnection connection, long customerId, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE id = @customerId)", new { customerId }, cancellationToken: cancellationToken));
+
+    private const string SelectOrderRows = """
+        SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, o.total AS Total, o.created_at AS CreatedAt,
+               l.product_id AS ProductId, l.quantity AS Quantity, l.unit_price AS UnitPrice
+        FROM orders o JOIN order_lines l ON l.order_id = o.id
+        """;
+
+    private static List<Order> Assemble(IEnumerable<OrderRow> rows) =>
+        rows.GroupBy(row => row.Id)
+            .Select(order =>
+            {
+                var first = order.First();
+                return new Order(first.Id, first.CustomerId, first.Status, first.Total, first.CreatedAt,
+                    order.Select(row => new OrderLine(row.ProductId, row.Quantity, row.UnitPrice)).ToList());
+            })
+            .ToList();
+
+    private sealed record OrderRow(long Id, long CustomerId, string Status, decimal Total, DateTime CreatedAt, long ProductId, int Quantity, decimal UnitPrice);
+}

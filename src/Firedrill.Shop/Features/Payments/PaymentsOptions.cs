@@ -1,0 +1,22 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Firedrill.Shop.Features.Payments;
+
+public sealed class PaymentsOptions
+{
+    public const string SectionName = "Payments";
+
+    /// <summary>
+    /// How long a request may hold an Idempotency-Key before another may take it over: a
+    /// replica that crashed mid-request must not block the key forever.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromSeconds(30);
+
+    [Range(typeof(decimal), "0.01", "1000000000")]
+    public decimal MaxAmount { get; set; } = 1_000_000m;
+}
+
+[OptionsValidator]
+internal sealed partial class PaymentsOptionsValidator : IValidateOptions<PaymentsOptions>;

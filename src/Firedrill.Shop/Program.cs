@@ -1,0 +1,42 @@
+using Firedrill.ServiceDefaults;
+using Firedrill.Shop;
+using Firedrill.Shop.Data;
+using Firedrill.Shop.Features.Catalog;
+using Firedrill.Shop.Features.Orders;
+using Firedrill.Shop.Features.Payments;
+using Firedrill.Shop.Observability;
+using Scalar.AspNetCore;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults("firedrill-shop", service => service with
+{
+    Meters = [ShopMetrics.MeterName, "Npgsql"],
+    ActivitySources = ["Npgsql"],
+});
+builder.AddShopData();
+builder.AddCatalog();
+builder.Services.AddOrders();
+builder.AddPayments();
+builder.Services.AddSingleton<ShopMetrics>();
+builder.Services.AddOpenApi();
+
+var app = builder.Build();
+
+if (args is ["seed", ..])
+{
+    return await SeedCommand.RunAsync(app, args[1..]);
+}
+
+await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
+
+app.MapServiceDefaults();
+app.MapOpenApi();
+app.MapScalarApiReference();
+app.MapCatalog();
+app.MapOrders();
+app.MapPayments();
+
+await app.RunAsync();
+return 0;
+
+public partial class Program;
