@@ -68,8 +68,18 @@ public static class LabControlEndpoints
         }
 
         var before = overrides.Snapshot();
-        overrides.Apply(changes);
-        var failures = probes.Select(probe => probe.Validate()).OfType<string>().ToArray();
+        string[] failures;
+        try
+        {
+            overrides.Apply(changes);
+            failures = probes.Select(probe => probe.Validate()).OfType<string>().ToArray();
+        }
+        catch (AggregateException ex)
+        {
+            // Change listeners re-read their options during the reload, and an invalid value throws there.
+            failures = ex.Flatten().InnerExceptions.Select(inner => inner.Message).Distinct().ToArray();
+        }
+
         if (failures.Length > 0)
         {
             overrides.Replace(before);

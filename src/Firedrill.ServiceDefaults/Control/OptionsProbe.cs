@@ -16,8 +16,9 @@ internal sealed class OptionsProbe<TOptions>(IOptionsMonitor<TOptions> monitor) 
             _ = monitor.CurrentValue;
             return null;
         }
-        catch (OptionsValidationException ex)
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
         {
+            // Invalid values, or values that don't bind to the option's type at all.
             return ex.Message;
         }
     }

@@ -36,7 +36,7 @@ internal static class TelemetryExtensions
                     .AddHttpClientInstrumentation()
                     .AddRuntimeInstrumentation()
                     .AddMeter(service.Meters.ToArray())
-                    .AddPrometheusExporter();
+                    .AddPrometheusExporter(options => options.ScrapeResponseCacheDurationMilliseconds = 0);
             })
             .WithTracing(tracing =>
             {

@@ -16,10 +16,10 @@ internal static class ShopDataExtensions
         builder.Services.AddSingleton<DatabaseInitializer>();
         builder.Services.AddSingleton<BulkSeeder>();
 
-        var redis = builder.Configuration.GetConnectionString("Redis")
-            ?? throw new InvalidOperationException("ConnectionStrings:Redis is not set; run eng/engines.sh, which writes it to .firedrill/engines.env.");
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ =>
+        builder.Services.AddSingleton<IConnectionMultiplexer>(services =>
         {
+            var redis = services.GetRequiredService<IConfiguration>().GetConnectionString("Redis")
+                ?? throw new InvalidOperationException("ConnectionStrings:Redis is not set; run eng/engines.sh, which writes it to .firedrill/engines.env.");
             var options = ConfigurationOptions.Parse(redis);
             // Start and keep retrying when Redis is down: the cache degrades, the shop stays up.
             options.AbortOnConnectFail = false;

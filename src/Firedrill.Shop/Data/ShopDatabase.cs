@@ -35,6 +35,12 @@ internal sealed class ShopDatabase : IDisposable
     public ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         DataSource.OpenConnectionAsync(cancellationToken);
 
+    /// <summary>
+    /// The database's name: it namespaces this shop's Redis keys and channels, so replicas of one
+    /// database share a cache while a fresh database never sees another run's entries.
+    /// </summary>
+    public string DatabaseName => new NpgsqlConnectionStringBuilder(_connectionString).Database ?? "postgres";
+
     /// <summary>The connection string as configured, for tools that manage databases (migrations, tests).</summary>
     public string ConnectionString => DataSource.ConnectionString;
 

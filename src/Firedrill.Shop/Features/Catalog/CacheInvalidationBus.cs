@@ -8,16 +8,16 @@ namespace Firedrill.Shop.Features.Catalog;
 /// the sender and the keys, and every other replica evicts those keys from its own cache.
 /// </summary>
 internal sealed partial class CacheInvalidationBus(
-    IConnectionMultiplexer redis, IServiceProvider services, ILogger<CacheInvalidationBus> logger) : IHostedService
+    IConnectionMultiplexer redis, Data.ShopDatabase database, IServiceProvider services, ILogger<CacheInvalidationBus> logger) : IHostedService
 {
-    private static readonly RedisChannel Channel = RedisChannel.Literal("firedrill:cache:invalidate");
+    private readonly RedisChannel _channel = RedisChannel.Literal($"firedrill:{database.DatabaseName}:cache:invalidate");
     private readonly string _sender = Guid.NewGuid().ToString("N");
 
     public async Task PublishAsync(IReadOnlyCollection<string> keys)
     {
         try
         {
-            await redis.GetSubscriber().PublishAsync(Channel, $"{_sender}|{string.Join(',', keys)}");
+            await redis.GetSubscriber().PublishAsync(_channel, $"{_sender}|{string.Join(',', keys)}");
         }
         catch (RedisException ex)
         {
@@ -29,32 +29,50 @@ internal sealed partial class CacheInvalidationBus(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var cache = services.GetRequiredService<HybridCache>();
-        var queue = await redis.GetSubscriber().SubscribeAsync(Channel);
-        queue.OnMessage(async message =>
+        try
         {
-            var text = message.Message.ToString();
-            var separator = text.IndexOf('|', StringComparison.Ordinal);
-            if (separator < 0 || text.AsSpan(0, separator).SequenceEqual(_sender))
-            {
-                return;
-            }
+            var queue = await redis.GetSubscriber().SubscribeAsync(_channel);
+            queue.OnMessage(message => EvictAsync(cache, message.Message.ToString()));
+        }
+        catch (RedisException ex)
+        {
+            // Redis is down at start: the shop still serves, with L1 bounded by its expiration.
+            LogSubscribeFailed(ex);
+        }
+    }
 
-            var keys = text[(separator + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries);
-            await cache.RemoveAsync(keys);
-        });
+    private async Task EvictAsync(HybridCache cache, string message)
+    {
+        var separator = message.IndexOf('|', StringComparison.Ordinal);
+        if (separator < 0 || message.AsSpan(0, separator).SequenceEqual(_sender))
+        {
+            return;
+        }
+
+        try
+        {
+            await cache.RemoveAsync(message[(separator + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries));
+        }
+        catch (RedisException ex)
+        {
+            LogPublishFailed(ex);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await redis.GetSubscriber().UnsubscribeAsync(Channel);
+            await redis.GetSubscriber().UnsubscribeAsync(_channel);
         }
         catch (RedisException)
         {
             // Shutting down with Redis gone: nothing left to unsubscribe from.
         }
     }
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Could not subscribe to cache invalidations; this replica's cache entries live until they expire")]
+    private partial void LogSubscribeFailed(Exception exception);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Cache invalidation broadcast failed; other replicas keep their copy until it expires")]
     private partial void LogPublishFailed(Exception exception);

@@ -73,8 +73,11 @@ public static class CatalogServices
         // Redis is HybridCache's L2, over the shop's one multiplexer (shared with pub/sub and health).
         builder.Services.AddStackExchangeRedisCache(_ => { });
         builder.Services.AddOptions<Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions>()
-            .Configure<StackExchange.Redis.IConnectionMultiplexer>((options, redis) =>
-                options.ConnectionMultiplexerFactory = () => Task.FromResult(redis));
+            .Configure<StackExchange.Redis.IConnectionMultiplexer, Data.ShopDatabase>((options, redis, database) =>
+            {
+                options.ConnectionMultiplexerFactory = () => Task.FromResult(redis);
+                options.InstanceName = $"firedrill:{database.DatabaseName}:";
+            });
         builder.Services.AddHybridCache();
         builder.Services.AddSingleton<ProductStore>();
         builder.Services.AddSingleton<ProductCache>();

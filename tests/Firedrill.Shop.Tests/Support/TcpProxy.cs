@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Firedrill.Shop.Tests.Support;
+
+/// <summary>
+/// A loopback TCP forwarder in front of an engine. <see cref="Cut"/> drops every open connection
+/// and refuses new ones, as a network partition between one replica and its database would.
+/// </summary>
+public sealed class TcpProxy : IAsyncDisposable
+{
+    private readonly IPEndPoint _target;
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<TcpClient> _open = [];
+    private readonly Task _accepting;
+
+    public TcpProxy(string host, int port)
+    {
+        _target = new IPEndPoint(IPAddress.Parse(host == "localhost" ? "127.0.0.1" : host), port);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _accepting = AcceptAsync();
+    }
+
+    public int Port { get; }
+
+    public void Cut()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        lock (_open)
+        {
+            foreach (var client in _open)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient inbound;
+            try
+            {
+                inbound = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            _ = ForwardAsync(inbound);
+        }
+    }
+
+    private async Task ForwardAsync(TcpClient inbound)
+    {
+        using var outbound = new TcpClient();
+        lock (_open)
+        {
+            _open.Add(inbound);
+            _open.Add(outbound);
+        }
+
+        try
+        {
+            await outbound.ConnectAsync(_target, _stop.Token);
+            var up = inbound.GetStream().CopyToAsync(outbound.GetStream(), _stop.Token);
+            var down = outbound.GetStream().CopyToAsync(inbound.GetStream(), _stop.Token);
+            await Task.WhenAny(up, down);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            // The proxy was cut or a side closed: both sides go.
+        }
+        finally
+        {
+            inbound.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Cut();
+        await _accepting;
+        _stop.Dispose();
+    }
+}
