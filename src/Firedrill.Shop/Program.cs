@@ -2,6 +2,9 @@ using Firedrill.ServiceDefaults;
 using Firedrill.Shop;
 using Firedrill.Shop.Data;
 using Firedrill.Shop.Features.Catalog;
+using Firedrill.Shop.Features.Inventory;
+using Firedrill.Shop.Features.Messaging;
+using Firedrill.Shop.Http;
 using Firedrill.Shop.Features.Orders;
 using Firedrill.Shop.Features.Payments;
 using Firedrill.Shop.Observability;
@@ -10,13 +13,16 @@ using Scalar.AspNetCore;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("firedrill-shop", service => service with
 {
-    Meters = [ShopMetrics.MeterName, "Npgsql"],
-    ActivitySources = ["Npgsql"],
+    Meters = [ShopMetrics.MeterName, "Npgsql", "Polly"],
+    ActivitySources = ["Npgsql", LedgerConsumer.Source.Name],
 });
 builder.AddShopData();
 builder.AddCatalog();
-builder.Services.AddOrders();
+builder.AddInventoryClient();
+builder.AddOrders();
+builder.Services.AddExceptionHandler<DependencyExceptionHandler>();
 builder.AddPayments();
+builder.AddMessaging();
 builder.Services.AddSingleton<ShopMetrics>();
 builder.Services.AddOpenApi();
 

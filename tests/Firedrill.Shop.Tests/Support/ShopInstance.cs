@@ -15,11 +15,17 @@ public sealed class ShopInstance : WebApplicationFactory<Program>
 
     public ShopInstance(string postgres, IDictionary<string, string?>? settings = null, bool realServer = true)
     {
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(postgres).Database;
         _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
             ["ConnectionStrings:Postgres"] = postgres,
             ["ConnectionStrings:Redis"] = Engines.Redis,
             ["Logging:LogLevel:Default"] = "Warning",
+            // Most tests exercise the shop alone; those about inventory start a real one and turn this on.
+            ["Orders:ReserveInventory"] = "false",
+            ["Kafka:BootstrapServers"] = KafkaMock.BootstrapServers,
+            ["Kafka:PaymentsTopic"] = $"payments.{database}",
+            ["Kafka:LedgerGroup"] = $"ledger.{database}",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

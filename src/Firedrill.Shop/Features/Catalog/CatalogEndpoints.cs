@@ -1,4 +1,5 @@
 using Firedrill.ServiceDefaults.Options;
+using Firedrill.Shop.Features.Inventory;
 using Firedrill.Shop.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ public static class CatalogEndpoints
         group.MapGet("/{id}", GetAsync).WithName("GetProduct");
         group.MapGet("/", SearchAsync);
         group.MapPut("/{id}/price", UpdatePriceAsync);
+        group.MapGet("/{id}/availability", GetAvailabilityAsync);
         return group;
     }
 
@@ -25,6 +27,16 @@ public static class CatalogEndpoints
     {
         var product = id > 0 ? await cache.GetOrLoadAsync(id, store.FindAsync, cancellationToken) : null;
         return product is null ? Problems.NotFound($"Product {id} does not exist.") : TypedResults.Ok(product);
+    }
+
+    /// <summary>The one catalog endpoint that calls inventory; it may answer "unknown" rather than fail.</summary>
+    private static async Task<Results<Ok<Availability>, ProblemHttpResult>> GetAvailabilityAsync(
+        long id, ProductCache cache, ProductStore store, InventoryClient inventory, CancellationToken cancellationToken)
+    {
+        var product = id > 0 ? await cache.GetOrLoadAsync(id, store.FindAsync, cancellationToken) : null;
+        return product is null
+            ? Problems.NotFound($"Product {id} does not exist.")
+            : TypedResults.Ok(await inventory.GetAvailabilityAsync(product.Id, product.Sku, cancellationToken));
     }
 
     private static async Task<Results<Ok<ProductPage>, ValidationProblem>> SearchAsync(

@@ -20,4 +20,6 @@ internal abstract record PlaceOrderOutcome
     public sealed record UnknownProduct(long ProductId) : PlaceOrderOutcome;
 
     public sealed record InsufficientStock(long ProductId, int Requested, int Available) : PlaceOrderOutcome;
+
+    public sealed record NotReserved(string Reason) : PlaceOrderOutcome;
 }

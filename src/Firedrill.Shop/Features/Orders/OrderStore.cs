@@ -69,6 +69,14 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
         return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, createdAt, orderLines));
     }
 
+    public async Task<Dictionary<long, string>> FindSkusAsync(long[] ids, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(long Id, string Sku)>(new CommandDefinition(
+            "SELECT id, sku FROM products WHERE id = ANY(@ids)", new { ids }, cancellationToken: cancellationToken));
+        return rows.ToDictionary(row => row.Id, row => row.Sku);
+    }
+
     public async Task<Order?> FindAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using Firedrill.ServiceDefaults.Options;
 using Firedrill.Shop.Features.Catalog;
 using Firedrill.Shop.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,10 +22,16 @@ public static class OrdersEndpoints
         return app;
     }
 
-    internal static IServiceCollection AddOrders(this IServiceCollection services) => services.AddSingleton<OrderStore>();
+    internal static IHostApplicationBuilder AddOrders(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRuntimeOptions<OrdersOptions, OrdersOptionsValidator>(OrdersOptions.SectionName);
+        builder.Services.AddSingleton<OrderStore>();
+        builder.Services.AddScoped<OrderService>();
+        return builder;
+    }
 
     private static async Task<Results<Created<Order>, ValidationProblem, ProblemHttpResult>> PlaceAsync(
-        CreateOrderRequest body, OrderStore store, ProductCache cache, CancellationToken cancellationToken)
+        CreateOrderRequest body, OrderService orders, ProductCache cache, CancellationToken cancellationToken)
     {
         var validation = Validate(body);
         if (!validation.IsValid)
@@ -33,7 +40,7 @@ public static class OrdersEndpoints
         }
 
         var lines = body.Lines!.Select(line => (line.ProductId!.Value, line.Quantity!.Value)).ToList();
-        var outcome = await store.PlaceAsync(body.CustomerId!.Value, lines, cancellationToken);
+        var outcome = await orders.PlaceAsync(body.CustomerId!.Value, lines, cancellationToken);
         switch (outcome)
         {
             case PlaceOrderOutcome.Placed placed:
@@ -47,6 +54,8 @@ public static class OrdersEndpoints
             case PlaceOrderOutcome.InsufficientStock short_:
                 return Problems.Conflict("Insufficient stock",
                     $"Product {short_.ProductId} has {short_.Available} in stock; {short_.Requested} were requested.");
+            case PlaceOrderOutcome.NotReserved notReserved:
+                return Problems.Conflict("Stock not reserved", notReserved.Reason);
             default:
                 throw new InvalidOperationException($"Unhandled outcome {outcome}.");
         }

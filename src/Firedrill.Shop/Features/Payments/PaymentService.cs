@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Dapper;
 using Firedrill.Shop.Data;
+using Firedrill.Shop.Features.Messaging;
 using Firedrill.Shop.Observability;
 using Microsoft.Extensions.Options;
 
@@ -12,6 +13,7 @@ namespace Firedrill.Shop.Features.Payments;
 internal sealed partial class PaymentService(
     ShopDatabase database,
     IdempotencyStore keys,
+    Outbox outbox,
     IOptionsMonitor<PaymentsOptions> options,
     IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
     TimeProvider time,
@@ -85,6 +87,9 @@ internal sealed partial class PaymentService(
 
         var response = new StoredResponse(StatusCodes.Status201Created, JsonSerializer.Serialize(payment, json.Value.SerializerOptions), $"/payments/{payment.Id}");
         await IdempotencyStore.CompleteAsync(connection, transaction, key, response, cancellationToken);
+        // In the payment's transaction: no payment without its event, no event without its payment.
+        await outbox.AddPaymentAcceptedAsync(connection, transaction, new PaymentAccepted(
+            PaymentAccepted.IdFor(payment.Id), payment.Id, orderId, payment.Amount, payment.Currency, time.GetUtcNow().UtcDateTime), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         LogPaymentAccepted(payment.Id, orderId);
         return response;

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
+using Polly.RateLimiting;
+using Polly.Timeout;
+
+namespace Firedrill.Shop.Features.Inventory;
+
+/// <summary>
+/// The typed client for the inventory service. Its resilience pipeline (timeouts, retries,
+/// breaker, bulkhead) is in <see cref="InventoryClientExtensions"/>; here, failures become one
+/// exception type, or the "unknown" fallback where a degraded answer is acceptable.
+/// </summary>
+internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<InventoryClientOptions> options, ILogger<InventoryClient> logger)
+{
+    public async Task<Availability> GetAvailabilityAsync(long productId, string sku, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.GetAsync($"/inventory/{Uri.EscapeDataString(sku)}", cancellationToken);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return new Availability(productId, sku, 0, Availability.Known);
+            }
+
+            response.EnsureSuccessStatusCode();
+            var level = await response.Content.ReadFromJsonAsync<InventoryLevel>(cancellationToken)
+                ?? throw new InventoryUnavailableException("Inventory answered an empty body.");
+            return new Availability(productId, sku, level.Available, Availability.Known);
+        }
+        catch (Exception ex) when (IsDependencyFailure(ex, cancellationToken))
+        {
+            if (!options.CurrentValue.FallbackEnabled)
+            {
+                throw new InventoryUnavailableException($"Inventory did not answer for {sku}: {ex.Message}", ex);
+            }
+
+            LogFallback(sku, ex.GetType().Name);
+            return new Availability(productId, sku, null, Availability.Unknown);
+        }
+    }
+
+    /// <summary>
+    /// Reserves stock for an order. Safe to retry: the inventory service is idempotent on the
+    /// order reference, so a retried reservation never takes stock twice.
+    /// </summary>
+    public async Task<ReservationResult> ReserveAsync(string orderRef, IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.PostAsJsonAsync("/inventory/reservations", new ReservationRequest(orderRef, lines), cancellationToken);
+            return response.StatusCode switch
+            {
+                HttpStatusCode.Created or HttpStatusCode.OK => ReservationResult.Reserved,
+                HttpStatusCode.Conflict => ReservationResult.InsufficientStock,
+                HttpStatusCode.NotFound => ReservationResult.UnknownSku,
+                _ => throw new InventoryUnavailableException($"Inventory answered {(int)response.StatusCode} to a reservation."),
+            };
+        }
+        catch (Exception ex) when (IsDependencyFailure(ex, cancellationToken))
+        {
+            throw new InventoryUnavailableException($"Inventory did not answer the reservation: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Gives a reservation back (the order was not placed after all). Best effort: logged, never thrown.</summary>
+    public async Task ReleaseAsync(string orderRef)
+    {
+        try
+        {
+            using var response = await http.DeleteAsync($"/inventory/reservations/{Uri.EscapeDataString(orderRef)}");
+        }
+        catch (Exception ex) when (IsDependencyFailure(ex, CancellationToken.None))
+        {
+            LogReleaseFailed(orderRef, ex);
+        }
+    }
+
+    private static bool IsDependencyFailure(Exception exception, CancellationToken cancellationToken) =>
+        exception is HttpRequestException or TimeoutRejectedException or BrokenCircuitException or RateLimiterRejectedException
+            or System.Text.Json.JsonException
+        || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Inventory failed for {Sku} ({Failure}); answering availability unknown")]
+    private partial void LogFallback(string sku, string failure);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Could not release inventory reservation {OrderRef}")]
+    private partial void LogReleaseFailed(string orderRef, Exception exception);
+}

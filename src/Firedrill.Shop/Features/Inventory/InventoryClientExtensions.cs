@@ -1,0 +1,70 @@
+using Firedrill.ServiceDefaults.Options;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace Firedrill.Shop.Features.Inventory;
+
+internal static class InventoryClientExtensions
+{
+    public const string PipelineName = "inventory";
+
+    /// <summary>
+    /// The typed client and its pipeline, outermost first: bulkhead → total timeout → retry →
+    /// circuit breaker → attempt timeout. The attempt timeout sits inside the breaker so slow
+    /// calls count as failures; the bulkhead sits outside the retries so they can't multiply
+    /// the calls in flight. The pipeline is rebuilt whenever the lab changes the options.
+    /// </summary>
+    public static IHostApplicationBuilder AddInventoryClient(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRuntimeOptions<InventoryClientOptions, InventoryClientOptionsValidator>(InventoryClientOptions.SectionName);
+        builder.Services.AddHttpClient<InventoryClient>((services, http) =>
+            {
+                http.BaseAddress = services.GetRequiredService<IOptionsMonitor<InventoryClientOptions>>().CurrentValue.BaseAddress;
+                // The pipeline owns every timeout; HttpClient's own 100 s default would hide "no timeout".
+                http.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            .AddResilienceHandler(PipelineName, static (pipeline, context) =>
+            {
+                context.EnableReloads<InventoryClientOptions>();
+                var options = context.GetOptions<InventoryClientOptions>();
+                if (options.MaxConcurrentCalls > 0)
+                {
+                    pipeline.AddConcurrencyLimiter(options.MaxConcurrentCalls, options.BulkheadQueueLimit);
+                }
+
+                if (options.TotalTimeout > TimeSpan.Zero)
+                {
+                    pipeline.AddTimeout(options.TotalTimeout);
+                }
+
+                if (options.MaxRetries > 0)
+                {
+                    pipeline.AddRetry(new HttpRetryStrategyOptions
+                    {
+                        MaxRetryAttempts = options.MaxRetries,
+                        BackoffType = DelayBackoffType.Exponential,
+                        UseJitter = options.RetryJitter,
+                        Delay = options.RetryBaseDelay,
+                    });
+                }
+
+                if (options.CircuitBreakerEnabled)
+                {
+                    pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+                    {
+                        FailureRatio = options.BreakerFailureRatio,
+                        MinimumThroughput = options.BreakerMinimumThroughput,
+                        SamplingDuration = options.BreakerSamplingDuration,
+                        BreakDuration = options.BreakerBreakDuration,
+                    });
+                }
+
+                if (options.AttemptTimeout > TimeSpan.Zero)
+                {
+                    pipeline.AddTimeout(options.AttemptTimeout);
+                }
+            });
+        return builder;
+    }
+}

@@ -1,0 +1,46 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Firedrill.Shop.Features.Messaging;
+
+public sealed class KafkaOptions
+{
+    public const string SectionName = "Kafka";
+
+    /// <summary>A real cluster's <c>bootstrap.servers</c>. Empty: this process hosts librdkafka's mock cluster.</summary>
+    public string? BootstrapServers { get; set; }
+
+    [Range(1, 10)]
+    public int MockBrokers { get; set; } = 3;
+
+    [Required, RegularExpression("^[A-Za-z0-9._-]{1,200}$")]
+    public string PaymentsTopic { get; set; } = "payments";
+
+    [Required, RegularExpression("^[A-Za-z0-9._-]{1,200}$")]
+    public string LedgerGroup { get; set; } = "ledger";
+
+    /// <summary>Relay the outbox to Kafka.</summary>
+    public bool RelayEnabled { get; set; } = true;
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan RelayInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    [Range(1, 10_000)]
+    public int RelayBatchSize { get; set; } = 500;
+
+    /// <summary>How long the producer tries to deliver before the relay gives up and retries later.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Apply payment events to the ledger (the consumer group runs in every replica).</summary>
+    public bool ConsumerEnabled { get; set; } = true;
+
+    /// <summary>Commit synchronously after every message (slow) instead of storing offsets and committing in the background.</summary>
+    public bool CommitEveryMessage { get; set; }
+
+    /// <summary>Call the inventory service, synchronously, for every event applied (the slow handler of the lag incident).</summary>
+    public bool DownstreamCallPerMessage { get; set; }
+}
+
+[OptionsValidator]
+internal sealed partial class KafkaOptionsValidator : IValidateOptions<KafkaOptions>;

@@ -1,0 +1,21 @@
+using Firedrill.ServiceDefaults.Health;
+using Firedrill.ServiceDefaults.Options;
+
+namespace Firedrill.Shop.Features.Messaging;
+
+internal static class MessagingExtensions
+{
+    /// <summary>Kafka through Confluent.Kafka: the outbox and its relay, the ledger consumer, lag, readiness.</summary>
+    public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRuntimeOptions<KafkaOptions, KafkaOptionsValidator>(KafkaOptions.SectionName);
+        builder.Services.AddSingleton<KafkaCluster>();
+        builder.Services.AddSingleton<Outbox>();
+        builder.Services.AddHostedService<OutboxRelay>();
+        builder.Services.AddHostedService<LedgerConsumer>();
+        builder.Services.AddSingleton<ConsumerLagMonitor>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ConsumerLagMonitor>());
+        builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: [HealthEndpoints.ReadyTag], timeout: TimeSpan.FromSeconds(3));
+        return builder;
+    }
+}
