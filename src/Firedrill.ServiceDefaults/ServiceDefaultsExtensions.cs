@@ -25,7 +25,13 @@ public static class ServiceDefaultsExtensions
         var instanceId = builder.Configuration[$"{LabOptions.SectionName}:{nameof(LabOptions.InstanceId)}"]
             ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         var service = new ServiceIdentity(serviceName, instanceId);
-        builder.AddFiredrillTelemetry(identity?.Invoke(service) ?? service);
+        service = identity?.Invoke(service) ?? service;
+        // Resolved from the final configuration: hosts built in tests get their settings late.
+        builder.Services.AddSingleton(services => service with
+        {
+            InstanceId = services.GetRequiredService<IConfiguration>()[$"{LabOptions.SectionName}:{nameof(LabOptions.InstanceId)}"] ?? instanceId,
+        });
+        builder.AddFiredrillTelemetry(service);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddFiredrillProblemDetails();
         builder.Services.AddHealthChecks();

@@ -3,6 +3,7 @@ using Firedrill.Shop;
 using Firedrill.Shop.Data;
 using Firedrill.Shop.Features.Catalog;
 using Firedrill.Shop.Features.Inventory;
+using Firedrill.Shop.Features.Jobs;
 using Firedrill.Shop.Features.Messaging;
 using Firedrill.Shop.Http;
 using Firedrill.Shop.Features.Orders;
@@ -23,6 +24,7 @@ builder.AddOrders();
 builder.Services.AddExceptionHandler<DependencyExceptionHandler>();
 builder.AddPayments();
 builder.AddMessaging();
+builder.AddJobs();
 builder.Services.AddSingleton<ShopMetrics>();
 builder.Services.AddOpenApi();
 

@@ -21,8 +21,9 @@ public sealed class ShopInstance : WebApplicationFactory<Program>
             ["ConnectionStrings:Postgres"] = postgres,
             ["ConnectionStrings:Redis"] = Engines.Redis,
             ["Logging:LogLevel:Default"] = "Warning",
-            // Most tests exercise the shop alone; those about inventory start a real one and turn this on.
+            // Most tests exercise the shop alone; those about inventory and jobs turn these back on.
             ["Orders:ReserveInventory"] = "false",
+            ["Jobs:InventorySyncEnabled"] = "false",
             ["Kafka:BootstrapServers"] = KafkaMock.BootstrapServers,
             ["Kafka:PaymentsTopic"] = $"payments.{database}",
             ["Kafka:LedgerGroup"] = $"ledger.{database}",

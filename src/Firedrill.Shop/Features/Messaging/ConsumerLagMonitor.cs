@@ -47,24 +47,28 @@ internal sealed partial class ConsumerLagMonitor : BackgroundService
         {
             try
             {
-                _lag = Sample(_options.CurrentValue);
+                // A failed sample keeps the last measurement rather than reporting "no lag".
+                _lag = Sample(_options.CurrentValue) ?? _lag;
             }
-            catch (KafkaException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                LogSampleFailed(ex.Error.Reason);
+                LogSampleFailed(ex.Message);
+                // A client in a bad state is rebuilt on the next sample.
+                DisposeClients();
             }
 
             await Task.Delay(SampleInterval, _time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
-    private List<PartitionLag> Sample(KafkaOptions settings)
+    private List<PartitionLag>? Sample(KafkaOptions settings)
     {
         var (admin, reader) = Clients(settings);
         var topic = admin.GetMetadata(settings.PaymentsTopic, TimeSpan.FromSeconds(2)).Topics.SingleOrDefault();
-        if (topic is null || topic.Error.IsError)
+        if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
         {
-            return [];
+            LogSampleFailed(topic?.Error.Reason ?? "topic not in metadata");
+            return null;
         }
 
         var partitions = topic.Partitions.Select(p => new TopicPartition(settings.PaymentsTopic, p.PartitionId)).ToList();
@@ -143,7 +147,7 @@ internal sealed partial class ConsumerLagMonitor : BackgroundService
         return firstPast == default ? 0 : (now - firstPast.At).TotalSeconds;
     }
 
-    [LoggerMessage(EventId = 5030, Level = LogLevel.Debug, Message = "Could not sample consumer lag: {Reason}")]
+    [LoggerMessage(EventId = 5030, Level = LogLevel.Warning, Message = "Could not sample consumer lag: {Reason}")]
     private partial void LogSampleFailed(string reason);
 }
 

@@ -64,6 +64,9 @@ internal sealed partial class LedgerConsumer(
             EnableAutoCommit = true,
             EnableAutoOffsetStore = false,
             AutoCommitIntervalMs = 1000,
+            // A restarted or replaced member should rejoin within seconds, not the 45 s default.
+            SessionTimeoutMs = 6000,
+            HeartbeatIntervalMs = 1500,
         }).SetLogHandler((_, message) => LogKafka(message.Level.ToString(), message.Message)).Build();
         consumer.Subscribe(settings.PaymentsTopic);
         try
@@ -71,8 +74,9 @@ internal sealed partial class LedgerConsumer(
             while (!stoppingToken.IsCancellationRequested && SameSettings(settings, bootstrap))
             {
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(250));
-                if (result?.Message is null)
+                if (result?.Message is null || !SameSettings(settings, bootstrap))
                 {
+                    // A message read just as the settings changed stays unstored: the next consumer reads it again.
                     continue;
                 }
 

@@ -1,0 +1,78 @@
+using Firedrill.Shop.Tests.Support;
+
+namespace Firedrill.Shop.Tests.Features.Jobs;
+
+/// <summary>Three replicas running the same schedule on one database, as after scaling to three.</summary>
+public sealed class InventorySyncJobTests : IAsyncLifetime
+{
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await Engines.CreateDatabaseAsync();
+
+    [Fact]
+    public async Task Schedule_ThreeReplicasWithLock_RunEachWindowExactlyOnce()
+    {
+        var runs = await RunThreeReplicasAsync(useLock: true);
+
+        Assert.True(runs.Count >= 3, $"only {runs.Count} windows ran in the observation period");
+        Assert.All(runs, window => Assert.Equal(1, window.Runs));
+        // Consecutive windows, none skipped.
+        Assert.All(runs.Zip(runs.Skip(1)), pair => Assert.Equal(TimeSpan.FromSeconds(1), pair.Second.Window - pair.First.Window));
+    }
+
+    [Fact]
+    public async Task Schedule_ThreeReplicasWithoutLock_RunEachWindowThreeTimes()
+    {
+        var runs = await RunThreeReplicasAsync(useLock: false);
+
+        // Windows after all three replicas were up: each replica ran each one.
+        Assert.True(runs.Count(window => window.Runs == 3) >= 2, $"windows: {string.Join(", ", runs.Select(window => window.Runs))}");
+        Assert.All(runs, window => Assert.InRange(window.Runs, 1, 3));
+    }
+
+    private async Task<List<(DateTime Window, long Runs)>> RunThreeReplicasAsync(bool useLock)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Jobs:InventorySyncEnabled"] = "true",
+            ["Jobs:InventorySyncInterval"] = "00:00:01",
+            ["Jobs:InventorySyncBatchSize"] = "2",
+            ["Jobs:UseDistributedLock"] = useLock ? "true" : "false",
+            // No inventory runs here: fail fast and record the run as degraded.
+            ["InventoryClient:MaxRetries"] = "0",
+        };
+        var replicas = new List<ShopInstance>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                replicas.Add(new ShopInstance(_database.ConnectionString, new Dictionary<string, string?>(settings) { ["Lab:InstanceId"] = $"replica-{i}" }));
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(5.5));
+        }
+        finally
+        {
+            foreach (var replica in replicas)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+
+        var replicasSeen = await _database.ScalarAsync<long>("SELECT count(DISTINCT replica_id) FROM job_runs");
+        Assert.True(useLock || replicasSeen == 3, $"{replicasSeen} replicas ran the job");
+        var windows = new List<(DateTime, long)>();
+        await using var connection = new Npgsql.NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT window_start, count(*) FROM job_runs GROUP BY window_start ORDER BY window_start", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            windows.Add((reader.GetDateTime(0), reader.GetInt64(1)));
+        }
+
+        return windows;
+    }
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+}

@@ -1,0 +1,28 @@
+namespace Firedrill.Shop.Tests.Support;
+
+public static class Poll
+{
+    /// <summary>
+    /// Re-evaluates <paramref name="condition"/> until it holds or <paramref name="within"/> passes;
+    /// for effects that cross processes asynchronously (pub/sub, Kafka, health probes). Deadlines
+    /// are generous so a busy 2-core machine does not fail a correct system.
+    /// </summary>
+    public static async Task<bool> UntilAsync(Func<Task<bool>> condition, TimeSpan within, TimeSpan? every = null)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(every ?? TimeSpan.FromMilliseconds(200));
+        }
+    }
+}
