@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+
+namespace Firedrill.Gateway.Tests.Support;
+
+public static class HttpAssertions
+{
+    /// <summary>Asserts an RFC 9457 problem with this status and a trace id, and returns its JSON.</summary>
+    public static async Task<JsonElement> AssertProblemAsync(this HttpResponseMessage response, HttpStatusCode status)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(body).RootElement;
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.Matches("^[0-9a-f]{32}$", problem.GetProperty("traceId").GetString());
+        return problem;
+    }
+
+    public static async Task<Echo> ReadEchoAsync(this HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"expected 200, got {(int)response.StatusCode}: {body}");
+        return JsonSerializer.Deserialize<Echo>(body, JsonSerializerOptions.Web)!;
+    }
+
+    /// <summary>Which backend answered <c>GET path</c> through the gateway.</summary>
+    public static async Task<string> ServedByAsync(this HttpClient client, string path = "/api/products/1") =>
+        (await (await client.GetAsync(path)).ReadEchoAsync()).Backend;
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds or <paramref name="deadline"/> passes: the
+    /// only way these tests wait for the gateway's background work (config reloads, health probes).
+    /// </summary>
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan? deadline = null)
+    {
+        var limit = deadline ?? TimeSpan.FromSeconds(10);
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < limit, $"{what} did not happen within {limit.TotalSeconds} s.");
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+    }
+}
+
+/// <summary>
+/// A request body of unknown length, so the client sends it chunked; <paramref name="halfway"/>
+/// runs after the first half is on the wire, before the rest is sent.
+/// </summary>
+public sealed class ChunkedContent(byte[] data, Func<Task>? halfway = null) : HttpContent
+{
+    protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+    {
+        var half = data.Length / 2;
+        await stream.WriteAsync(data.AsMemory(0, half));
+        await stream.FlushAsync();
+        if (halfway is not null)
+        {
+            await halfway();
+        }
+
+        await stream.WriteAsync(data.AsMemory(half));
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+}
