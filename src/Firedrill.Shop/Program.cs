@@ -5,6 +5,7 @@ using Firedrill.Shop.Features.Catalog;
 using Firedrill.Shop.Features.Inventory;
 using Firedrill.Shop.Features.Jobs;
 using Firedrill.Shop.Features.Messaging;
+using Firedrill.ServiceDefaults.Http;
 using Firedrill.Shop.Http;
 using Firedrill.Shop.Features.Orders;
 using Firedrill.Shop.Features.Payments;

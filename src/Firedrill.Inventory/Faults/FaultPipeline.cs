@@ -1,4 +1,4 @@
-using Firedrill.Inventory.Http;
+using Firedrill.ServiceDefaults.Http;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.RateLimiting;

@@ -1,4 +1,4 @@
-using Firedrill.Inventory.Http;
+using Firedrill.ServiceDefaults.Http;
 using Firedrill.Inventory.Observability;
 using Polly;
 using Polly.RateLimiting;

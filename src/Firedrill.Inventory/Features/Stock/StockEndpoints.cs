@@ -1,4 +1,4 @@
-using Firedrill.Inventory.Http;
+using Firedrill.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Firedrill.Inventory.Features.Stock;

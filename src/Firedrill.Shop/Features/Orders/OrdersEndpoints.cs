@@ -1,6 +1,6 @@
 using Firedrill.ServiceDefaults.Options;
 using Firedrill.Shop.Features.Catalog;
-using Firedrill.Shop.Http;
+using Firedrill.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Firedrill.Shop.Features.Orders;

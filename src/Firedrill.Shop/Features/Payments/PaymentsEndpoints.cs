@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using Firedrill.ServiceDefaults.Options;
-using Firedrill.Shop.Http;
+using Firedrill.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 

@@ -1,10 +1,13 @@
-namespace Firedrill.Inventory.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Firedrill.ServiceDefaults.Http;
 
 /// <summary>
 /// Collects field errors and turns them into a 400 validation problem (RFC 9457, with an
-/// <c>errors</c> map keyed by the field's JSON name). The same shape as the shop's.
+/// <c>errors</c> map keyed by the field's JSON name).
 /// </summary>
-internal sealed class Validation
+public sealed class Validation
 {
     private readonly Dictionary<string, string[]> _errors = new(StringComparer.Ordinal);
 
@@ -20,21 +23,35 @@ internal sealed class Validation
         return this;
     }
 
-    public Microsoft.AspNetCore.Http.HttpResults.ValidationProblem ToProblem() =>
+    public Validation Money(decimal? value, string field, decimal max)
+    {
+        Require(value is not null, field, "is required");
+        if (value is { } amount)
+        {
+            Require(amount > 0, field, "must be greater than 0");
+            Require(amount <= max, field, $"must be at most {max}");
+            Require(decimal.Round(amount, 2) == amount, field, "must have at most 2 decimal places");
+        }
+
+        return this;
+    }
+
+    public ValidationProblem ToProblem() =>
         TypedResults.ValidationProblem(
             _errors,
             detail: string.Join("; ", _errors.Select(error => $"{error.Key} {string.Join(", ", error.Value)}")),
             title: "Invalid request");
 }
 
-internal static class Problems
+/// <summary>The problem responses every service answers with, so they read the same everywhere.</summary>
+public static class Problems
 {
-    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult NotFound(string detail) =>
+    public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
 
-    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Conflict(string title, string detail) =>
+    public static ProblemHttpResult Conflict(string title, string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: title, detail: detail);
 
-    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Unavailable(string detail) =>
+    public static ProblemHttpResult Unavailable(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable", detail: detail);
 }
