@@ -24,7 +24,7 @@ public sealed class ActiveHealthTests : IAsyncLifetime
         using var client = gateway.CreateClient();
 
         _b.Ready = false;
-        await HttpAssertions.EventuallyAsync(async () => await AllServedByAsync(client, "a"), "the unhealthy replica leaving rotation");
+        await GatewayAssertions.EventuallyAsync(async () => await AllServedByAsync(client, "a"), "the unhealthy replica leaving rotation");
         var servedByB = _b.Requests;
         for (var i = 0; i < Requests; i++)
         {
@@ -34,7 +34,7 @@ public sealed class ActiveHealthTests : IAsyncLifetime
         Assert.Equal(servedByB, _b.Requests);
 
         _b.Ready = true;
-        await HttpAssertions.EventuallyAsync(async () => await client.ServedByAsync() == "b", "the recovered replica rejoining rotation");
+        await GatewayAssertions.EventuallyAsync(async () => await client.ServedByAsync() == "b", "the recovered replica rejoining rotation");
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class ActiveHealthTests : IAsyncLifetime
         _a.Ready = false;
         _b.Ready = false;
 
-        await HttpAssertions.EventuallyAsync(
+        await GatewayAssertions.EventuallyAsync(
             async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.ServiceUnavailable,
             "gateway readiness failing");
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
@@ -56,7 +56,7 @@ public sealed class ActiveHealthTests : IAsyncLifetime
         Assert.Equal("Unhealthy", check.GetProperty("status").GetString());
 
         _a.Ready = true;
-        await HttpAssertions.EventuallyAsync(
+        await GatewayAssertions.EventuallyAsync(
             async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK,
             "gateway readiness recovering");
     }

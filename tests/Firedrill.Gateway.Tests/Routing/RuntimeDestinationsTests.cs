@@ -28,7 +28,7 @@ public sealed class RuntimeDestinationsTests : IAsyncLifetime
         var put = await _gateway.PutLabConfigAsync(_client, $$"""{"{{GatewayInstance.DestinationsKey}}:r1:Address": "{{_b.Address}}"}""");
 
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        await HttpAssertions.EventuallyAsync(async () => await _client.ServedByAsync() == "b", "routing to the new address");
+        await GatewayAssertions.EventuallyAsync(async () => await _client.ServedByAsync() == "b", "routing to the new address");
         var servedByA = _a.Requests;
         for (var i = 0; i < Requests; i++)
         {
@@ -43,7 +43,7 @@ public sealed class RuntimeDestinationsTests : IAsyncLifetime
     {
         await _gateway.PutLabConfigAsync(_client, $$"""{"{{GatewayInstance.DestinationsKey}}:r2:Address": "{{_b.Address}}"}""");
 
-        await HttpAssertions.EventuallyAsync(async () => await _client.ServedByAsync() == "b", "traffic on the added replica");
+        await GatewayAssertions.EventuallyAsync(async () => await _client.ServedByAsync() == "b", "traffic on the added replica");
         var served = new List<string>();
         for (var i = 0; i < Requests; i++)
         {
@@ -55,7 +55,7 @@ public sealed class RuntimeDestinationsTests : IAsyncLifetime
 
         await _gateway.PutLabConfigAsync(_client, $$"""{"{{GatewayInstance.DestinationsKey}}:r2:Address": null}""");
 
-        await HttpAssertions.EventuallyAsync(async () => await AllServedByAsync("a"), "the removed replica leaving rotation");
+        await GatewayAssertions.EventuallyAsync(async () => await AllServedByAsync("a"), "the removed replica leaving rotation");
     }
 
     [Theory]

@@ -23,8 +23,8 @@ public sealed class InjectedFaultsTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync("/inventory/SKU-000001")).StatusCode);
 
         await _inventory.ConfigureAsync("""{"Inventory:LatencyMs": 300}""");
-        var (read, readTime) = await HttpAssertions.TimeAsync(() => Client.GetAsync("/inventory/SKU-000001"));
-        var (reserve, reserveTime) = await HttpAssertions.TimeAsync(() => Client.PostJsonAsync(
+        var (read, readTime) = await InventoryAssertions.TimeAsync(() => Client.GetAsync("/inventory/SKU-000001"));
+        var (reserve, reserveTime) = await InventoryAssertions.TimeAsync(() => Client.PostJsonAsync(
             "/inventory/reservations", """{"orderRef": "slow", "lines": [{"sku": "SKU-000001", "quantity": 1}]}"""));
 
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
@@ -41,12 +41,12 @@ public sealed class InjectedFaultsTests : IDisposable
         // Far below the 5 s delay, so only a delayed endpoint fails this, not a slow machine.
         foreach (var path in new[] { "/health/live", "/health/ready", "/metrics", "/openapi/v1.json" })
         {
-            var (response, elapsed) = await HttpAssertions.TimeAsync(() => Client.GetAsync(path));
+            var (response, elapsed) = await InventoryAssertions.TimeAsync(() => Client.GetAsync(path));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.True(elapsed < TimeSpan.FromMilliseconds(2500), $"{path} took {elapsed.TotalMilliseconds} ms");
         }
 
-        var (_, configTime) = await HttpAssertions.TimeAsync(_inventory.GetConfigAsync);
+        var (_, configTime) = await InventoryAssertions.TimeAsync(_inventory.GetConfigAsync);
         Assert.True(configTime < TimeSpan.FromMilliseconds(2500), $"/_lab/config took {configTime.TotalMilliseconds} ms");
     }
 
@@ -68,7 +68,7 @@ public sealed class InjectedFaultsTests : IDisposable
     {
         await _inventory.ConfigureAsync("""{"Inventory:ErrorRate": 1, "Inventory:LatencyMs": 300}""");
 
-        var (read, elapsed) = await HttpAssertions.TimeAsync(() => Client.GetAsync("/inventory/SKU-000001"));
+        var (read, elapsed) = await InventoryAssertions.TimeAsync(() => Client.GetAsync("/inventory/SKU-000001"));
         var reserve = await Client.PostJsonAsync("/inventory/reservations", """{"orderRef": "failing", "lines": [{"sku": "SKU-000002", "quantity": 5}]}""");
 
         var problem = await read.AssertProblemAsync(HttpStatusCode.ServiceUnavailable);
@@ -87,7 +87,7 @@ public sealed class InjectedFaultsTests : IDisposable
     {
         await _inventory.ConfigureAsync("""{"Inventory:MaxConcurrentRequests": 1, "Inventory:LatencyMs": 300}""");
 
-        var (responses, elapsed) = await HttpAssertions.TimeAsync(() =>
+        var (responses, elapsed) = await InventoryAssertions.TimeAsync(() =>
             Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Client.GetAsync("/inventory/SKU-000001"))));
 
         Assert.All(responses, response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
@@ -105,7 +105,7 @@ public sealed class InjectedFaultsTests : IDisposable
         var holding = Client.GetAsync("/inventory/SKU-000001", first.Token);
         await InventoryMeters.UntilAsync(() => _meters.InFlight == 1, "the first request holds the only permit");
 
-        var (rejected, elapsed) = await HttpAssertions.TimeAsync(() => Client.GetAsync("/inventory/SKU-000001"));
+        var (rejected, elapsed) = await InventoryAssertions.TimeAsync(() => Client.GetAsync("/inventory/SKU-000001"));
 
         var problem = await rejected.AssertProblemAsync(HttpStatusCode.ServiceUnavailable);
         Assert.Contains("capacity", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);

@@ -13,27 +13,21 @@ namespace Firedrill.Inventory.Tests.Support;
 /// The real inventory service on a real Kestrel bound to loopback, in lab mode so a test turns
 /// its knobs through <c>/_lab/config</c> exactly as the lab does.
 /// </summary>
-public sealed class InventoryInstance : WebApplicationFactory<Program>
+public sealed class InventoryInstance : ServiceHost<Program>
 {
-    private readonly string _token = Convert.ToHexString(Guid.NewGuid().ToByteArray()) + "lab";
-    private readonly Dictionary<string, string?> _settings;
+    private readonly string _token = ServiceHost.NewToken();
     private HttpClient? _client;
 
     public InventoryInstance(IDictionary<string, string?>? settings = null)
     {
-        _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
-        {
-            ["Lab:Enabled"] = "true",
-            ["Lab:Token"] = _token,
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
+        Settings["Lab:Enabled"] = "true";
+        Settings["Lab:Token"] = _token;
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
-            _settings[key] = value;
+            Settings[key] = value;
         }
 
-        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
-        StartServer();
+        Start();
     }
 
     public HttpClient Client => _client ??= CreateClient();
@@ -46,7 +40,7 @@ public sealed class InventoryInstance : WebApplicationFactory<Program>
     }
 
     public Task<HttpResponseMessage> PutConfigAsync(string json) =>
-        SendConfigAsync(HttpMethod.Put, new StringContent(json, Encoding.UTF8, "application/json"));
+        SendConfigAsync(HttpMethod.Put, json);
 
     public async Task<JsonElement> GetConfigAsync()
     {
@@ -54,28 +48,8 @@ public sealed class InventoryInstance : WebApplicationFactory<Program>
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
     }
 
-    private Task<HttpResponseMessage> SendConfigAsync(HttpMethod method, HttpContent? content)
-    {
-        var request = new HttpRequestMessage(method, LabControlEndpoints.Path) { Content = content };
-        request.Headers.Add(LabControlEndpoints.TokenHeader, _token);
-        return Client.SendAsync(request);
-    }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder) =>
-        builder.ConfigureAppConfiguration((_, configuration) =>
-        {
-            // Before the lab overrides, which must stay the last source so that what the lab writes wins.
-            var index = configuration.Sources.ToList().FindIndex(source => source is LabOverrides);
-            var settings = new MemoryConfigurationSource { InitialData = _settings };
-            if (index < 0)
-            {
-                configuration.Sources.Add(settings);
-            }
-            else
-            {
-                configuration.Sources.Insert(index, settings);
-            }
-        });
+    private Task<HttpResponseMessage> SendConfigAsync(HttpMethod method, string? json) =>
+        LabClient.SendAsync(Client, method, _token, json);
 
     protected override void Dispose(bool disposing)
     {

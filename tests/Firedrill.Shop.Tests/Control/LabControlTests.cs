@@ -7,7 +7,7 @@ namespace Firedrill.Shop.Tests.Control;
 
 public sealed class LabControlTests : IAsyncLifetime
 {
-    private readonly string _token = ShopInstance.NewToken();
+    private readonly string _token = ServiceHost.NewToken();
     private TestDatabase _database = null!;
 
     public async Task InitializeAsync() => _database = await Engines.CreateDatabaseAsync();
@@ -111,21 +111,8 @@ public sealed class LabControlTests : IAsyncLifetime
     private ShopInstance LabShop(bool realServer = true) =>
         new(_database.ConnectionString, new Dictionary<string, string?> { ["Lab:Enabled"] = "true", ["Lab:Token"] = _token }, realServer);
 
-    private static Task<HttpResponseMessage> Send(HttpClient client, HttpMethod method, string? token, string? json = null)
-    {
-        var request = new HttpRequestMessage(method, LabControlEndpoints.Path);
-        if (token is not null)
-        {
-            request.Headers.Add(LabControlEndpoints.TokenHeader, token);
-        }
-
-        if (json is not null)
-        {
-            request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
-        }
-
-        return client.SendAsync(request);
-    }
+    private static Task<HttpResponseMessage> Send(HttpClient client, HttpMethod method, string? token, string? json = null) =>
+        LabClient.SendAsync(client, method, token, json);
 
     public async Task DisposeAsync() => await _database.DisposeAsync();
 }

@@ -30,7 +30,7 @@ public sealed class InventoryProcess : IAsyncDisposable
     public static async Task<InventoryProcess> StartAsync(IDictionary<string, string>? settings = null)
     {
         var port = FreePort();
-        var token = ShopInstance.NewToken();
+        var token = ServiceHost.NewToken();
         var dll = Path.Combine(BuildOutput("Firedrill.Inventory"), "Firedrill.Inventory.dll");
         var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
         {

@@ -10,7 +10,7 @@ namespace Firedrill.Shop.Tests.Features.Messaging;
 
 public sealed class LedgerConsumerTests : IAsyncLifetime
 {
-    private readonly string _token = ShopInstance.NewToken();
+    private readonly string _token = ServiceHost.NewToken();
     private TestDatabase _database = null!;
     private ShopInstance _shop = null!;
     private HttpClient _client = null!;

@@ -8,7 +8,7 @@ namespace Firedrill.Shop.Tests.Features.Messaging;
 
 public sealed class OutboxTests : IAsyncLifetime
 {
-    private readonly string _token = ShopInstance.NewToken();
+    private readonly string _token = ServiceHost.NewToken();
     private TestDatabase _database = null!;
 
     public async Task InitializeAsync() => _database = await Engines.CreateDatabaseAsync();

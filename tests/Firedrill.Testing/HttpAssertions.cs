@@ -1,9 +1,8 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 
-namespace Firedrill.Inventory.Tests.Support;
+namespace Firedrill.Testing;
 
 public static class HttpAssertions
 {
@@ -28,6 +27,14 @@ public static class HttpAssertions
         Assert.True(named, $"the problem does not name '{field}': {problem}");
     }
 
+    /// <summary>Asserts the status and deserializes the body (web JSON conventions).</summary>
+    public static async Task<T> ReadAsync<T>(this HttpResponseMessage response, HttpStatusCode status = HttpStatusCode.OK)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
+        return JsonSerializer.Deserialize<T>(body, JsonSerializerOptions.Web)!;
+    }
+
     /// <summary>Asserts the status and returns the body's JSON.</summary>
     public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response, HttpStatusCode status = HttpStatusCode.OK)
     {
@@ -39,15 +46,6 @@ public static class HttpAssertions
     public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string path, string json, CancellationToken cancellationToken = default) =>
         client.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"), cancellationToken);
 
-    /// <summary>Units available of <paramref name="sku"/>, read through the API.</summary>
-    public static async Task<int> AvailableAsync(this HttpClient client, string sku) =>
-        (await (await client.GetAsync($"/inventory/{sku}")).ReadJsonAsync()).GetProperty("available").GetInt32();
-
-    /// <summary>How long the call took, as the client saw it.</summary>
-    public static async Task<(T Result, TimeSpan Elapsed)> TimeAsync<T>(Func<Task<T>> call)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var result = await call();
-        return (result, Stopwatch.GetElapsedTime(started));
-    }
+    public static Task<HttpResponseMessage> PutJsonAsync(this HttpClient client, string path, string json, CancellationToken cancellationToken = default) =>
+        client.PutAsync(path, new StringContent(json, Encoding.UTF8, "application/json"), cancellationToken);
 }

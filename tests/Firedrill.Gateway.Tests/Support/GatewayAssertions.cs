@@ -1,23 +1,11 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 
 namespace Firedrill.Gateway.Tests.Support;
 
-public static class HttpAssertions
+/// <summary>Assertions about what the echo backends saw through the gateway.</summary>
+public static class GatewayAssertions
 {
-    /// <summary>Asserts an RFC 9457 problem with this status and a trace id, and returns its JSON.</summary>
-    public static async Task<JsonElement> AssertProblemAsync(this HttpResponseMessage response, HttpStatusCode status)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = JsonDocument.Parse(body).RootElement;
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        Assert.Matches("^[0-9a-f]{32}$", problem.GetProperty("traceId").GetString());
-        return problem;
-    }
-
     public static async Task<Echo> ReadEchoAsync(this HttpResponseMessage response)
     {
         var body = await response.Content.ReadAsStringAsync();
@@ -36,12 +24,7 @@ public static class HttpAssertions
     public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan? deadline = null)
     {
         var limit = deadline ?? TimeSpan.FromSeconds(10);
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < limit, $"{what} did not happen within {limit.TotalSeconds} s.");
-            await Task.Delay(TimeSpan.FromMilliseconds(100));
-        }
+        Assert.True(await Poll.UntilAsync(condition, limit), $"{what} did not happen within {limit.TotalSeconds} s.");
     }
 }
 
