@@ -35,6 +35,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddFiredrillProblemDetails();
         builder.Services.AddHealthChecks();
+        builder.Services.AddHostedService<ParentWatchdog>();
         return builder;
     }
 

@@ -27,6 +27,7 @@ builder.AddPayments();
 builder.AddMessaging();
 builder.AddJobs();
 builder.Services.AddSingleton<ShopMetrics>();
+builder.AddSharedRequestLimit();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
@@ -39,6 +40,7 @@ if (args is ["seed", ..])
 await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
 app.MapServiceDefaults();
+app.UseRateLimiter();
 app.MapOpenApi();
 app.MapScalarApiReference();
 app.MapCatalog();

@@ -12,7 +12,7 @@ namespace Firedrill.Shop.Features.Inventory;
 /// breaker, bulkhead) is in <see cref="InventoryClientExtensions"/>; here, failures become one
 /// exception type, or the "unknown" fallback where a degraded answer is acceptable.
 /// </summary>
-internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<InventoryClientOptions> options, ILogger<InventoryClient> logger)
+internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<InventoryClientOptions> options, Observability.ShopMetrics metrics, ILogger<InventoryClient> logger)
 {
     public async Task<Availability> GetAvailabilityAsync(long productId, string sku, CancellationToken cancellationToken)
     {
@@ -37,6 +37,7 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
             }
 
             LogFallback(sku, ex.GetType().Name);
+            metrics.InventoryFallback(ex.GetType().Name);
             return new Availability(productId, sku, null, Availability.Unknown);
         }
     }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Dapper;
 using Firedrill.Shop.Data;
+using Firedrill.Shop.Features.Inventory;
 using Firedrill.Shop.Features.Messaging;
 using Firedrill.Shop.Observability;
 using Microsoft.Extensions.Options;
@@ -13,6 +14,7 @@ namespace Firedrill.Shop.Features.Payments;
 internal sealed partial class PaymentService(
     ShopDatabase database,
     IdempotencyStore keys,
+    IServiceScopeFactory scopes,
     Outbox outbox,
     IOptionsMonitor<PaymentsOptions> options,
     IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
@@ -30,6 +32,11 @@ internal sealed partial class PaymentService(
     /// </summary>
     public async Task<(KeyClaim Claim, StoredResponse? Response)> PayOnceAsync(string key, long orderId, decimal amount, string currency, CancellationToken cancellationToken)
     {
+        if (!options.CurrentValue.IdempotencyEnabled)
+        {
+            return (new KeyClaim.Claimed(), await PayWithoutIdempotencyAsync(key, orderId, amount, currency, cancellationToken));
+        }
+
         var claim = await keys.ClaimAsync(key, Fingerprint(orderId, amount, currency), options.CurrentValue.IdempotencyLease, cancellationToken);
         switch (claim)
         {
@@ -46,14 +53,50 @@ internal sealed partial class PaymentService(
 
         try
         {
-            var response = await InsertAsync(key, orderId, amount, currency, cancellationToken);
+            var response = await InsertAsync(key, orderId, amount, currency, recordKey: true, cancellationToken);
             metrics.Idempotency(IdempotencyOutcome.Created);
+            await ConfirmWithInventoryAsync(orderId, cancellationToken);
             return (claim, response);
         }
         catch
         {
             await keys.ReleaseAsync(key);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The duplicate-payments incident's broken code path: the key is ignored, every request
+    /// charges. Beside the correct path so a reader sees both; selected by
+    /// <c>Payments:IdempotencyEnabled=false</c>.
+    /// </summary>
+    private async Task<StoredResponse> PayWithoutIdempotencyAsync(string key, long orderId, decimal amount, string currency, CancellationToken cancellationToken)
+    {
+        var response = await InsertAsync(key, orderId, amount, currency, recordKey: false, cancellationToken);
+        await ConfirmWithInventoryAsync(orderId, cancellationToken);
+        return response;
+    }
+
+    /// <summary>A post-commit call: when inventory is slow, the answer leaves after the payment is already committed.</summary>
+    private async Task ConfirmWithInventoryAsync(long orderId, CancellationToken cancellationToken)
+    {
+        if (!options.CurrentValue.ConfirmWithInventoryAfterCommit)
+        {
+            return;
+        }
+
+        string? sku;
+        await using (var connection = await database.OpenConnectionAsync(cancellationToken))
+        {
+            sku = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT p.sku FROM order_lines l JOIN products p ON p.id = l.product_id WHERE l.order_id = @orderId ORDER BY l.line_no LIMIT 1",
+                new { orderId }, cancellationToken: cancellationToken));
+        }
+
+        if (sku is not null)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<InventoryClient>().GetAvailabilityAsync(orderId, sku, cancellationToken);
         }
     }
 
@@ -72,7 +115,7 @@ internal sealed partial class PaymentService(
             new { id }, cancellationToken: cancellationToken));
     }
 
-    private async Task<StoredResponse> InsertAsync(string key, long orderId, decimal amount, string currency, CancellationToken cancellationToken)
+    private async Task<StoredResponse> InsertAsync(string key, long orderId, decimal amount, string currency, bool recordKey, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -86,7 +129,11 @@ internal sealed partial class PaymentService(
             transaction, cancellationToken: cancellationToken));
 
         var response = new StoredResponse(StatusCodes.Status201Created, JsonSerializer.Serialize(payment, json.Value.SerializerOptions), $"/payments/{payment.Id}");
-        await IdempotencyStore.CompleteAsync(connection, transaction, key, response, cancellationToken);
+        if (recordKey)
+        {
+            await IdempotencyStore.CompleteAsync(connection, transaction, key, response, cancellationToken);
+        }
+
         // In the payment's transaction: no payment without its event, no event without its payment.
         await outbox.AddPaymentAcceptedAsync(connection, transaction, new PaymentAccepted(
             PaymentAccepted.IdFor(payment.Id), payment.Id, orderId, payment.Amount, payment.Currency, time.GetUtcNow().UtcDateTime), cancellationToken);

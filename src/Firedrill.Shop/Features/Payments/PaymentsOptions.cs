@@ -14,6 +14,19 @@ public sealed class PaymentsOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Enforce Idempotency-Key. Off is the duplicate-payments incident's broken code path: the
+    /// key is ignored, so every retry of a payment whose answer came too late charges again.
+    /// </summary>
+    public bool IdempotencyEnabled { get; set; } = true;
+
+    /// <summary>
+    /// After committing, confirm the order's stock with the inventory service before answering.
+    /// A slow inventory then really delays the answer past the client's timeout — after the
+    /// payment is already committed — which is when retries charge twice.
+    /// </summary>
+    public bool ConfirmWithInventoryAfterCommit { get; set; }
+
     [Range(typeof(decimal), "0.01", "1000000000")]
     public decimal MaxAmount { get; set; } = 1_000_000m;
 }

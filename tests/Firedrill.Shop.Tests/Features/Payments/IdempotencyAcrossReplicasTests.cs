@@ -35,6 +35,24 @@ public sealed class IdempotencyAcrossReplicasTests : IAsyncLifetime
         Assert.Equal(1000, await _database.ScalarAsync<long>("SELECT count(*) FROM products"));
     }
 
+    [Fact]
+    public async Task Pay_IdempotencyDisabled_ChargesEveryRetry()
+    {
+        // The duplicate-payments incident's broken path, switched on for one replica through its settings.
+        await using var broken = new ShopInstance(_database.ConnectionString, new Dictionary<string, string?> { ["Payments:IdempotencyEnabled"] = "false" });
+        using var client = broken.CreateClient();
+        var order = await (await client.PostJsonAsync("/orders", """{"customerId": 5, "lines": [{"productId": 9, "quantity": 1}]}""")).ReadAsync<Order>(HttpStatusCode.Created);
+        var key = PaymentsEndpointsTests.NewKey();
+        var json = $$"""{"orderId": {{order.Id}}, "amount": 9, "currency": "EUR"}""";
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await PaymentsEndpointsTests.Pay(client, key, json)).StatusCode);
+        }
+
+        Assert.Equal(3, await _database.ScalarAsync<long>($"SELECT count(*) FROM payments WHERE order_id = {order.Id}"));
+    }
+
     public async Task DisposeAsync()
     {
         foreach (var replica in _replicas)

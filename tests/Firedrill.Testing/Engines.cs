@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace Firedrill.Shop.Tests.Support;
+namespace Firedrill.Testing;
 
 /// <summary>
 /// The real engines the tests use: the connection strings <c>eng/engines.sh</c> wrote, from the
