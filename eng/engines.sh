@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure the lab's engines are installed and running, and that the lab's PostgreSQL role
+# Makes sure the lab's engines (and the charts' font) are installed and running, and that the lab's PostgreSQL role
 # exists. Idempotent: safe to run before every command. Used by ./firedrill, eng/test.sh
 # and .ci/run.
 #
@@ -36,7 +36,8 @@ fi
 
 if [ "$manage" = 1 ]; then
   missing=()
-  for pkg in postgresql redis-server prometheus; do
+  # fonts-dejavu-core: the report's charts (ScottPlot) need a font to draw their labels.
+  for pkg in postgresql redis-server prometheus fonts-dejavu-core; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -13,8 +13,14 @@ source .firedrill/engines.env
 results="$root/artifacts/test-results"
 rm -rf "$results"
 status=0
-dotnet test Firedrill.slnx -c Release --nologo \
-  --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@" || status=$?
+dotnet build Firedrill.slnx -c Release --nologo -v quiet -clp:ErrorsOnly || exit 1
+# The services' suites first, then the lab's on its own: it runs whole fleets (real processes,
+# Prometheus, load) and its verdicts should not share two cores with another suite.
+projects=$(ls -d tests/*.Tests | grep -v '/Firedrill.Lab.Tests$'; echo tests/Firedrill.Lab.Tests)
+for project in $projects; do
+  dotnet test "$project" -c Release --no-build --nologo \
+    --logger "trx;LogFileName=$(basename "$project").trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@" || status=$?
+done
 
 passed=0; failed=0
 for trx in "$results"/*.trx; do

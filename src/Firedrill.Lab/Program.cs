@@ -1,1 +1,3 @@
-return 0;
+using Firedrill.Lab.Cli;
+
+return await LabCommands.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Firedrill.Lab.Fleet;
+using Firedrill.Lab.Prometheus;
+using Spectre.Console;
+
+namespace Firedrill.Lab.Cli;
+
+/// <summary><c>firedrill up [--replicas N]</c>: the platform, until Ctrl+C.</summary>
+internal static class UpCommand
+{
+    public static Command Create()
+    {
+        var replicas = new Option<int>("--replicas") { Description = "Shop replicas behind the gateway (1-8).", DefaultValueFactory = _ => 2 };
+        replicas.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 8)
+            {
+                result.AddError("--replicas must be from 1 to 8");
+            }
+        });
+        var command = new Command("up", "Run gateway, shop replicas, inventory, Kafka and Prometheus until Ctrl+C.") { replicas };
+        command.SetAction((parse, cancellationToken) => LabCommands.Guard(() => UpAsync(parse.GetValue(replicas), cancellationToken)));
+        return command;
+    }
+
+    private static async Task<int> UpAsync(int replicas, CancellationToken cancellationToken)
+    {
+        var folder = LabEnvironment.NewRunFolder();
+        var options = LabEnvironment.FleetDefaults(folder, replicas);
+        await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Console.Error.WriteLine($"starting {step}")), cancellationToken);
+        await using var prometheus = await PrometheusServer.StartAsync(folder, fleet.All.Select(service =>
+            new ScrapeTarget(service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(), service.Address.Authority,
+                new Dictionary<string, string> { ["service"] = service.Name })).ToList(), cancellationToken);
+
+        var table = new Table().AddColumns("service", "address", "more");
+        table.AddRow("gateway", fleet.Gateway.Address + "api/", "the public API, e.g. /api/products/1");
+        foreach (var shop in fleet.Shops)
+        {
+            table.AddRow(shop.Name, shop.Address.ToString(), $"API docs {shop.Address}scalar/v1");
+        }
+
+        table.AddRow("inventory", fleet.Inventory.Address.ToString(), "the downstream dependency");
+        table.AddRow("prometheus", prometheus.Address.ToString(), "every service's /metrics, 1 s scrape");
+        table.AddRow("kafka", Markup.Escape(fleet.KafkaBootstrapServers), "librdkafka mock cluster, hosted by the lab");
+        table.AddRow("postgres", fleet.Database, "a fresh database for this run");
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"logs: {Markup.Escape(fleet.Logs)}   lab token: {fleet.Token}");
+        AnsiConsole.MarkupLine("Ctrl+C stops everything.");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C: fall through to the disposals, which stop every process.
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,218 @@
+using Npgsql;
+
+namespace Firedrill.Lab.Fleet;
+
+/// <summary>What a fleet is made of; the engines' addresses come from the environment (eng/engines.sh).</summary>
+public sealed record FleetOptions
+{
+    public required string RunFolder { get; init; }
+
+    public required string PostgresAdmin { get; init; }
+
+    public required string Redis { get; init; }
+
+    public int Replicas { get; init; } = 2;
+
+    /// <summary>A real cluster; null hosts the mock cluster in the lab.</summary>
+    public string? KafkaBootstrapServers { get; init; }
+
+    public IReadOnlyDictionary<string, string> ShopSettings { get; init; } = new Dictionary<string, string>();
+
+    public IReadOnlyDictionary<string, string> InventorySettings { get; init; } = new Dictionary<string, string>();
+
+    public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>
+/// The system under test for one run: a fresh database, the Kafka mock, inventory, N shop
+/// replicas and the gateway, each a real process. Scales and kills replicas on demand; stops
+/// everything on dispose (and every process also stops by itself if the lab dies).
+/// </summary>
+public sealed class LabFleet : IAsyncDisposable
+{
+    private readonly FleetOptions _options;
+    private readonly List<ServiceProcess> _shops = [];
+    private readonly KafkaHost? _kafka;
+    private int _nextReplica = 1;
+
+    private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token)
+    {
+        (_options, Database, DatabaseConnection, _kafka, KafkaBootstrapServers, Token) = (options, database, databaseConnection, kafka, bootstrap, token);
+        Logs = Path.Combine(options.RunFolder, "logs");
+    }
+
+    public string Database { get; }
+
+    public string DatabaseConnection { get; }
+
+    public string KafkaBootstrapServers { get; }
+
+    public string Token { get; }
+
+    public string Logs { get; }
+
+    public ServiceProcess Inventory { get; private set; } = null!;
+
+    public ServiceProcess Gateway { get; private set; } = null!;
+
+    public IReadOnlyList<ServiceProcess> Shops => _shops;
+
+    public IEnumerable<ServiceProcess> All => [Inventory, .. _shops, Gateway];
+
+    public static async Task<LabFleet> StartAsync(FleetOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Replicas, 1);
+        Directory.CreateDirectory(Path.Combine(options.RunFolder, "logs"));
+        // Fresh per fleet: the run's time and a random suffix, never a name an earlier run used.
+        var database = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"firedrill_run_{DateTime.UtcNow:yyyyMMdd_HHmmss}_{Random.Shared.Next(0x10000, 0xFFFFF):x5}");
+        progress?.Report($"database {database}");
+        await using (var admin = new NpgsqlConnection(options.PostgresAdmin))
+        {
+            await admin.OpenAsync(cancellationToken);
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;
+        var fleet = new LabFleet(options, database, new NpgsqlConnectionStringBuilder(options.PostgresAdmin) { Database = database }.ConnectionString,
+            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()));
+        try
+        {
+            progress?.Report("inventory");
+            fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings);
+            await fleet.Inventory.WaitReadyAsync(cancellationToken);
+
+            // The first replica migrates and seeds the database; the others start once it is ready.
+            progress?.Report("shop replicas");
+            await fleet.AddReplicaAsync(cancellationToken, updateGateway: false);
+            await Task.WhenAll(Enumerable.Range(1, options.Replicas - 1).Select(_ => fleet.AddReplicaAsync(cancellationToken, updateGateway: false)));
+
+            progress?.Report("gateway");
+            var gatewaySettings = new Dictionary<string, string>(options.GatewaySettings)
+            {
+                ["ReverseProxy:Clusters:shop:HealthCheck:Active:Interval"] = "00:00:01",
+            };
+            foreach (var (key, value) in Destinations(fleet._shops))
+            {
+                gatewaySettings[key] = value!;
+            }
+
+            // The appsettings default destination (r1 = :5080) is replaced by the fleet's own.
+            fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings);
+            await fleet.Gateway.WaitReadyAsync(cancellationToken);
+            return fleet;
+        }
+        catch
+        {
+            await fleet.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts one more replica, waits for it, and (by default) puts it behind the gateway.</summary>
+    public async Task<ServiceProcess> AddReplicaAsync(CancellationToken cancellationToken, bool updateGateway = true)
+    {
+        var name = $"shop-{_nextReplica++}";
+        var settings = new Dictionary<string, string>(_options.ShopSettings)
+        {
+            ["ConnectionStrings:Postgres"] = DatabaseConnection,
+            ["ConnectionStrings:Redis"] = _options.Redis,
+            ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
+            ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
+        };
+        var shop = Launch(name, "Firedrill.Shop", settings);
+        lock (_shops)
+        {
+            _shops.Add(shop);
+        }
+
+        await shop.WaitReadyAsync(cancellationToken);
+        if (updateGateway)
+        {
+            await UpdateGatewayAsync(cancellationToken);
+        }
+
+        return shop;
+    }
+
+    /// <summary>Takes a replica out of the gateway, then stops it.</summary>
+    public async Task RemoveReplicaAsync(string name, CancellationToken cancellationToken)
+    {
+        var shop = _shops.Single(s => s.Name == name);
+        lock (_shops)
+        {
+            _shops.Remove(shop);
+        }
+
+        await UpdateGatewayAsync(cancellationToken, removed: name);
+        await shop.DisposeAsync();
+    }
+
+    /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
+    public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
+
+    public Task ConfigureShopsAsync(string json, CancellationToken cancellationToken) =>
+        Task.WhenAll(_shops.Where(shop => !shop.HasExited).Select(shop => shop.ConfigureAsync(json, cancellationToken)));
+
+    private async Task UpdateGatewayAsync(CancellationToken cancellationToken, string? removed = null)
+    {
+        var destinations = Destinations(_shops);
+        if (removed is not null)
+        {
+            destinations[DestinationKey(removed)] = null;
+        }
+
+        await Gateway.ConfigureAsync(System.Text.Json.JsonSerializer.Serialize(destinations), cancellationToken);
+    }
+
+    private static Dictionary<string, string?> Destinations(IEnumerable<ServiceProcess> shops) =>
+        shops.ToDictionary(shop => DestinationKey(shop.Name), shop => (string?)shop.Address.ToString());
+
+    private static string DestinationKey(string replica) => $"ReverseProxy:Clusters:shop:Destinations:{replica}:Address";
+
+    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings) =>
+        ServiceProcess.Start(name, project, Logs, Token, settings);
+
+    public async ValueTask DisposeAsync()
+    {
+        var processes = new List<ServiceProcess>(_shops);
+        if (Gateway is not null)
+        {
+            processes.Add(Gateway);
+        }
+
+        if (Inventory is not null)
+        {
+            processes.Add(Inventory);
+        }
+
+        foreach (var process in processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        _kafka?.Dispose();
+        NpgsqlConnection.ClearAllPools();
+        if (Environment.GetEnvironmentVariable("FIREDRILL_KEEP_DATABASES") != "1")
+        {
+            await DropDatabaseAsync();
+        }
+    }
+
+    /// <summary>The report keeps the numbers; the run's database goes (FIREDRILL_KEEP_DATABASES=1 keeps it for a post-mortem).</summary>
+    private async Task DropDatabaseAsync()
+    {
+        try
+        {
+            await using var admin = new NpgsqlConnection(_options.PostgresAdmin);
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Database}\" WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+        }
+        catch (NpgsqlException)
+        {
+            // Best effort: a leftover database is harmless and named for its run.
+        }
+    }
+}

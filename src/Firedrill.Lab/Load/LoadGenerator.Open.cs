@@ -1,0 +1,97 @@
+namespace Firedrill.Lab.Load;
+
+/// <summary>The open model: a constant arrival rate, kept by a scheduler thread of its own.</summary>
+public sealed partial class LoadGenerator
+{
+    /// <summary>
+    /// Request i is due at start + i/rate, computed from the start rather than by sleeping between
+    /// sends, so the schedule cannot drift; each is fired without awaiting it, so a stalled server
+    /// cannot slow the arrivals, and its latency counts from the due time (no coordinated omission).
+    /// </summary>
+    private async Task<(TimeSpan Elapsed, TimeSpan Window)> RunOpenAsync(LoadRun run, CancellationTokenSource stop, CancellationToken cancellationToken)
+    {
+        var profile = run.Profile;
+        var byDuration = Math.Max(1, (long)Math.Ceiling((profile.Duration.TotalSeconds * profile.RatePerSecond) - 1e-9));
+        var total = Math.Min(byDuration, profile.MaxRequests ?? long.MaxValue);
+
+        // A thread of its own rather than the thread pool: under load the pool's queue is full of
+        // response continuations (and, in a cold process, of JIT work), and a scheduler waiting its
+        // turn behind them would offer less than the rate it promised.
+        await Task.Factory.StartNew(() => Schedule(run, total), run.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        var schedule = TimeSpan.FromSeconds(total / profile.RatePerSecond);
+        var elapsed = _time.GetElapsedTime(run.Start);
+        run.Release();
+        await WaitBoundedAsync(run, run.Drained, profile.RequestTimeout + DrainGrace, stop, cancellationToken);
+        return (elapsed > schedule ? elapsed : schedule, schedule);
+    }
+
+    private void Schedule(LoadRun run, long total)
+    {
+        var ticksPerRequest = _time.TimestampFrequency / run.Profile.RatePerSecond;
+        long next = 0;
+        while (true)
+        {
+            // Everything whose time has come goes now: at rates above the timer's ~1 ms
+            // resolution each wake-up sends a batch.
+            var due = Math.Min(total, (long)((_time.GetTimestamp() - run.Start) / ticksPerRequest) + 1);
+            for (; next < due; next++)
+            {
+                Dispatch(run, next, run.Start + (long)(next * ticksPerRequest));
+            }
+
+            if (next >= total)
+            {
+                return;
+            }
+
+            // The wait is only a hint of when to look again (the schedule itself is read from
+            // TimeProvider above): an OS wait that cancellation also ends, with ~1 ms resolution,
+            // and no thread-pool hop before the scheduler runs again.
+            var wait = _time.GetElapsedTime(_time.GetTimestamp(), run.Start + (long)(next * ticksPerRequest));
+            if (wait > TimeSpan.Zero && run.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds))))
+            {
+                run.Token.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    private void Dispatch(LoadRun run, long sequence, long intended)
+    {
+        var endpoint = run.Mix.Pick(sequence);
+        if (run.TryBegin(endpoint, intended) is not { } pending)
+        {
+            run.Recorder.RecordDropped(endpoint, intended);
+            return;
+        }
+
+        HttpRequestMessage request;
+        try
+        {
+            request = CreateRequest(run, endpoint, sequence);
+        }
+        catch
+        {
+            // The run fails with the template's exception; this request never existed.
+            run.Forget(pending);
+            run.Release();
+            throw;
+        }
+
+        // Not awaited: the send runs on until its first real wait (the request written) and the
+        // scheduler moves on; the rest completes on the thread pool.
+        _ = SendDetachedAsync(run, pending, request);
+    }
+
+    private async Task SendDetachedAsync(LoadRun run, PendingRequest pending, HttpRequestMessage request)
+    {
+        try
+        {
+            await SendAsync(run, pending, request);
+        }
+        finally
+        {
+            run.Release();
+        }
+    }
+}
