@@ -28,9 +28,8 @@ internal static class UpCommand
         var folder = LabEnvironment.NewRunFolder();
         var options = LabEnvironment.FleetDefaults(folder, replicas);
         await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Console.Error.WriteLine($"starting {step}")), cancellationToken);
-        await using var prometheus = await PrometheusServer.StartAsync(folder, fleet.All.Select(service =>
-            new ScrapeTarget(service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(), service.Address.Authority,
-                new Dictionary<string, string> { ["service"] = service.Name })).ToList(), cancellationToken);
+        await using var prometheus = await PrometheusServer.StartAsync(folder, fleet.ScrapeTargets(), cancellationToken);
+        fleet.Changed += (changed, token) => prometheus.UpdateTargetsAsync(changed.ScrapeTargets(), token);
 
         var table = new Table().AddColumns("service", "address", "more");
         table.AddRow("gateway", fleet.Gateway.Address + "api/", "the public API, e.g. /api/products/1");

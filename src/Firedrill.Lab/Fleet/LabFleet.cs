@@ -59,6 +59,9 @@ public sealed class LabFleet : IAsyncDisposable
 
     public IEnumerable<ServiceProcess> All => [Inventory, .. _shops, Gateway];
 
+    /// <summary>Raised after a replica joins or leaves, so Prometheus's targets can follow.</summary>
+    public event Func<LabFleet, CancellationToken, Task>? Changed;
+
     public static async Task<LabFleet> StartAsync(FleetOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Replicas, 1);
@@ -131,6 +134,7 @@ public sealed class LabFleet : IAsyncDisposable
         if (updateGateway)
         {
             await UpdateGatewayAsync(cancellationToken);
+            await RaiseChangedAsync(cancellationToken);
         }
 
         return shop;
@@ -147,7 +151,23 @@ public sealed class LabFleet : IAsyncDisposable
 
         await UpdateGatewayAsync(cancellationToken, removed: name);
         await shop.DisposeAsync();
+        await RaiseChangedAsync(cancellationToken);
     }
+
+    private async Task RaiseChangedAsync(CancellationToken cancellationToken)
+    {
+        if (Changed is { } changed)
+        {
+            await changed(this, cancellationToken);
+        }
+    }
+
+    /// <summary>Every service as a Prometheus target: job by kind, a <c>service</c> label by name.</summary>
+    public IReadOnlyList<Prometheus.ScrapeTarget> ScrapeTargets() =>
+        All.Select(service => new Prometheus.ScrapeTarget(
+            service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
+            service.Address.Authority,
+            new Dictionary<string, string> { ["service"] = service.Name })).ToList();
 
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();

@@ -23,7 +23,8 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
             var options = scenario.Fleet(fleetDefaults with { RunFolder = Path.Combine(fleetDefaults.RunFolder, scenario.Id) });
             Report(scenario, "starting the fleet");
             await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Report(scenario, $"starting {step}")), cancellationToken);
-            await using var prometheus = await PrometheusServer.StartAsync(options.RunFolder, Targets(fleet), cancellationToken);
+            await using var prometheus = await PrometheusServer.StartAsync(options.RunFolder, fleet.ScrapeTargets(), cancellationToken);
+            fleet.Changed += (changed, token) => prometheus.UpdateTargetsAsync(changed.ScrapeTargets(), token);
             using var promHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
             var context = new ScenarioContext
             {
@@ -93,12 +94,6 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
         return points.GroupBy(point => Math.Floor((point.At - runStart).TotalSeconds))
             .ToDictionary(group => group.Key, group => Math.Round(group.Last().Value, 3));
     }
-
-    private static List<ScrapeTarget> Targets(LabFleet fleet) =>
-        fleet.All.Select(service => new ScrapeTarget(
-            service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
-            service.Address.Authority,
-            new Dictionary<string, string> { ["service"] = service.Name })).ToList();
 
     private void Report(Scenario scenario, string step) => Progress?.Invoke(scenario.Id, step, null);
 
