@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Firedrill.Lab.Tests.Fleet;
 using Firedrill.Lab.Tests.Support;
@@ -17,7 +16,7 @@ public sealed class IncidentsEndToEndTests
         var folder = LabDefaults.TempFolder();
         var json = Path.Combine(folder, "out.json");
 
-        var (exitCode, output) = await RunCliAsync(folder, "run", scenario, "--quick", "--json", json, "--report", folder);
+        var (exitCode, output) = await LabCli.RunAsync(folder, "run", scenario, "--quick", "--json", json, "--report", folder);
 
         Assert.True(File.Exists(json), $"no JSON report; the CLI said: {output}");
         using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
@@ -49,41 +48,10 @@ public sealed class IncidentsEndToEndTests
     [InlineData("trace", "not-a-trace-id")]
     public async Task Cli_BadInput_ExitsNonZeroWithOneClearLine(params string[] args)
     {
-        var (exitCode, output) = await RunCliAsync(LabDefaults.TempFolder(), args);
+        var (exitCode, output) = await LabCli.RunAsync(LabDefaults.TempFolder(), args);
 
         Assert.NotEqual(0, exitCode);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
         Assert.NotEmpty(output.Trim());
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunCliAsync(string workingDirectory, params string[] args)
-    {
-        // The lab's own build output (artifacts/bin/Firedrill.Lab/<configuration>), beside this assembly's.
-        var mine = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var dll = Path.Combine(mine.Parent!.Parent!.FullName, "Firedrill.Lab", mine.Name, "firedrill.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, .. args])
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["ConnectionStrings__Postgres"] = Engines.Postgres;
-        start.Environment["ConnectionStrings__Redis"] = Engines.Redis;
-        start.Environment["FIREDRILL_RUNS"] = workingDirectory;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"firedrill {string.Join(' ', args)} ran for more than 3 minutes");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
     }
 }

@@ -1,0 +1,49 @@
+using Firedrill.Lab.Tests.Support;
+
+namespace Firedrill.Lab.Tests.Cli;
+
+public sealed class TraceCommandTests
+{
+    private const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    [Fact]
+    public async Task Trace_LinesAcrossProcesses_PrintsOnlyThatTraceInTimeOrder()
+    {
+        var runs = LabDefaults.TempFolder();
+        var logs = Directory.CreateDirectory(Path.Combine(runs, "20261123-000000-abcd", "duplicate-payments", "logs")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(runs, "latest"), "20261123-000000-abcd");
+        await File.WriteAllLinesAsync(Path.Combine(logs, "shop-1.log"),
+        [
+            Line("2026-11-23T10:00:00.300Z", "Payment accepted", TraceId),
+            Line("2026-11-23T10:00:00.100Z", "Another request", "00000000000000000000000000000001"),
+        ]);
+        await File.WriteAllLinesAsync(Path.Combine(logs, "gateway.log"), [Line("2026-11-23T10:00:00.200Z", "Proxying", TraceId)]);
+        await File.WriteAllLinesAsync(Path.Combine(logs, "inventory.log"), [Line("2026-11-23T10:00:00.250Z", "Stock read", TraceId)]);
+
+        var (exitCode, output) = await LabCli.RunAsync(runs, "trace", TraceId);
+
+        Assert.Equal(0, exitCode);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains("gateway", lines[0], StringComparison.Ordinal);
+        Assert.Contains("inventory", lines[1], StringComparison.Ordinal);
+        Assert.Contains("Payment accepted", lines[2], StringComparison.Ordinal);
+        Assert.DoesNotContain("Another request", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Trace_UnknownId_ExitsNonZeroNamingTheRun()
+    {
+        var runs = LabDefaults.TempFolder();
+        Directory.CreateDirectory(Path.Combine(runs, "run-1"));
+        await File.WriteAllTextAsync(Path.Combine(runs, "latest"), "run-1");
+
+        var (exitCode, output) = await LabCli.RunAsync(runs, "trace", TraceId);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("run-1", output, StringComparison.Ordinal);
+    }
+
+    private static string Line(string at, string message, string traceId) =>
+        $$"""{"Timestamp":"{{at}}","EventId":1,"LogLevel":"Information","Category":"Test","Message":"{{message}}","Scopes":[{"TraceId":"{{traceId}}"}]}""";
+}

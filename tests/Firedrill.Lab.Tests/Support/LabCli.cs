@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace Firedrill.Lab.Tests.Support;
+
+/// <summary>The <c>firedrill</c> CLI as a real process, as a user runs it.</summary>
+internal static class LabCli
+{
+    public static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, params string[] args)
+    {
+        // The lab's own build output (artifacts/bin/Firedrill.Lab/<configuration>), beside this assembly's.
+        var mine = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var dll = Path.Combine(mine.Parent!.Parent!.FullName, "Firedrill.Lab", mine.Name, "firedrill.dll");
+        var start = new ProcessStartInfo("dotnet", [dll, .. args])
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["ConnectionStrings__Postgres"] = Engines.Postgres;
+        start.Environment["ConnectionStrings__Redis"] = Engines.Redis;
+        start.Environment["FIREDRILL_RUNS"] = workingDirectory;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"firedrill {string.Join(' ', args)} ran for more than 3 minutes");
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}
