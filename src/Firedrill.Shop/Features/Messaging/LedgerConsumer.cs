@@ -1,29 +1,40 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
-using Dapper;
-using Firedrill.Shop.Data;
 using Firedrill.Shop.Features.Inventory;
+using Firedrill.Shop.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Firedrill.Shop.Features.Messaging;
 
 /// <summary>
-/// The <c>ledger</c> consumer group: applies payment events to the ledger table. Applying is
-/// idempotent (the event id goes into <c>processed_events</c> in the same transaction), and an
-/// offset is stored only after its event is applied (<c>enable.auto.offset.store=false</c>), so
-/// a crash redelivers rather than loses, and a redelivery changes nothing.
+/// The <c>ledger</c> consumer group: applies payment events to the ledger table, a batch of up to
+/// <see cref="KafkaOptions.ApplyBatchSize"/> per transaction. Applying is idempotent (the event id
+/// goes into <c>processed_events</c> in the same transaction), and offsets are stored only after
+/// their batch is applied (<c>enable.auto.offset.store=false</c>), so a crash redelivers rather
+/// than loses, and a redelivery changes nothing.
 /// </summary>
 internal sealed partial class LedgerConsumer(
-    ShopDatabase database,
+    LedgerWriter ledger,
     KafkaCluster cluster,
     IServiceScopeFactory scopes,
     IOptionsMonitor<KafkaOptions> options,
+    IMeterFactory meters,
     TimeProvider time,
     ILogger<LedgerConsumer> logger) : BackgroundService
 {
     public static readonly ActivitySource Source = new("Firedrill.Shop.Messaging");
+
+    // numeric(14, 2): a larger amount would fail its whole batch, every time it is read.
+    private const decimal LedgerAmountLimit = 1_000_000_000_000m;
+
+    private readonly Counter<long> _events = meters.Create(ShopMetrics.MeterName).CreateCounter<long>(
+        "firedrill.ledger.events", "{event}", "Payment events applied to the ledger, by delivery (first, or redelivered and absorbed).");
+
+    private readonly Histogram<int> _batchSizes = meters.Create(ShopMetrics.MeterName).CreateHistogram<int>(
+        "firedrill.ledger.batch.size", "{message}", "Messages applied per ledger transaction.");
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume blocks its thread; give it one of its own rather than a pool thread.
@@ -69,34 +80,40 @@ internal sealed partial class LedgerConsumer(
             HeartbeatIntervalMs = 1500,
         }).SetLogHandler((_, message) => LogKafka(message.Level.ToString(), message.Message)).Build();
         consumer.Subscribe(settings.PaymentsTopic);
+        var batch = new List<ConsumeResult<string, string>>(settings.ApplyBatchSize);
         try
         {
             while (!stoppingToken.IsCancellationRequested && SameSettings(settings, bootstrap))
             {
-                var result = consumer.Consume(TimeSpan.FromMilliseconds(250));
-                if (result?.Message is null || !SameSettings(settings, bootstrap))
+                batch.Clear();
+                Fill(consumer, batch, settings);
+                if (batch.Count == 0 || !SameSettings(settings, bootstrap))
                 {
-                    // A message read just as the settings changed stays unstored: the next consumer reads it again.
+                    // A batch read just as the settings changed stays unstored: the next consumer reads it again.
                     continue;
                 }
 
                 try
                 {
-                    await ApplyAsync(result, settings, stoppingToken);
+                    await ApplyAsync(batch, settings, stoppingToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     // Not applied, so not stored: read it again after a pause (the database or a dependency may be back).
-                    LogApplyFailed(result.TopicPartitionOffset.ToString(), ex);
-                    consumer.Seek(result.TopicPartitionOffset);
+                    LogApplyFailed(batch.Count, batch[0].TopicPartitionOffset.ToString(), ex);
+                    foreach (var partition in batch.GroupBy(result => result.TopicPartition))
+                    {
+                        consumer.Seek(partition.MinBy(result => result.Offset.Value)!.TopicPartitionOffset);
+                    }
+
                     await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                     continue;
                 }
 
-                consumer.StoreOffset(result);
+                Store(consumer, batch);
                 if (settings.CommitEveryMessage)
                 {
-                    consumer.Commit();
+                    Commit(consumer);
                 }
             }
         }
@@ -110,46 +127,144 @@ internal sealed partial class LedgerConsumer(
     private bool SameSettings(KafkaOptions settings, string bootstrap) =>
         ReferenceEquals(settings, options.CurrentValue) && bootstrap == cluster.BootstrapServers;
 
-    private async Task ApplyAsync(ConsumeResult<string, string> result, KafkaOptions settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits up to 250 ms for a first message, then adds what arrives within
+    /// <see cref="KafkaOptions.ApplyBatchWait"/> of it, and after that what is already fetched,
+    /// until the batch is full: a trickle waits at most the wait, a backlog fills whole batches.
+    /// </summary>
+    private void Fill(IConsumer<string, string> consumer, List<ConsumeResult<string, string>> batch, KafkaOptions settings)
     {
-        using var activity = Source.StartActivity("ledger apply", ActivityKind.Consumer, ParentContext(result.Message.Headers));
-        var message = JsonSerializer.Deserialize<PaymentAccepted>(result.Message.Value, JsonSerializerOptions.Web);
-        if (message is null)
+        var first = consumer.Consume(TimeSpan.FromMilliseconds(250));
+        if (first?.Message is null)
         {
-            LogPoisonMessage(result.TopicPartitionOffset.ToString());
+            return;
+        }
+
+        batch.Add(first);
+        var started = time.GetTimestamp();
+        while (batch.Count < settings.ApplyBatchSize)
+        {
+            var left = settings.ApplyBatchWait - time.GetElapsedTime(started);
+            var next = consumer.Consume(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            if (next?.Message is null)
+            {
+                return;
+            }
+
+            batch.Add(next);
+        }
+    }
+
+    private async Task ApplyAsync(List<ConsumeResult<string, string>> batch, KafkaOptions settings, CancellationToken cancellationToken)
+    {
+        var events = new List<(PaymentAccepted Event, ActivityContext Parent)>(batch.Count);
+        foreach (var result in batch)
+        {
+            if (Read(result.Message.Value) is { } message)
+            {
+                events.Add((message, ParentContext(result.Message.Headers)));
+            }
+            else
+            {
+                LogPoisonMessage(result.TopicPartitionOffset.ToString());
+            }
+        }
+
+        if (events.Count == 0)
+        {
             return;
         }
 
         if (settings.DownstreamCallPerMessage)
         {
+            // The slow handler of the consumer-lag incident: one synchronous call per event, however large the batch.
             await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<InventoryClient>()
-                .GetAvailabilityAsync(message.OrderId, $"SKU-{message.OrderId % 1000 + 1:D6}", cancellationToken);
+            var inventory = scope.ServiceProvider.GetRequiredService<InventoryClient>();
+            foreach (var (message, parent) in events)
+            {
+                using var activity = Source.StartActivity("ledger inventory check", ActivityKind.Consumer, parent);
+                await inventory.GetAvailabilityAsync(message.OrderId, $"SKU-{message.OrderId % 1000 + 1:D6}", cancellationToken);
+            }
         }
 
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var now = time.GetUtcNow().UtcDateTime;
-        var first = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "INSERT INTO processed_events (event_id, processed_at) VALUES (@EventId, @now) ON CONFLICT DO NOTHING RETURNING true",
-            new { message.EventId, now }, transaction, cancellationToken: cancellationToken));
-        if (first)
+        HashSet<string> fresh;
+        using (var activity = Source.StartActivity("ledger apply", ActivityKind.Consumer, parentContext: default,
+            links: events.Where(e => e.Parent != default).Select(e => new ActivityLink(e.Parent))))
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO ledger (event_id, payment_id, order_id, amount, currency, applied_at)
-                VALUES (@EventId, @PaymentId, @OrderId, @Amount, @Currency, @now)
-                """,
-                new { message.EventId, message.PaymentId, message.OrderId, message.Amount, message.Currency, now }, transaction, cancellationToken: cancellationToken));
+            activity?.SetTag("messaging.batch.message_count", batch.Count);
+            fresh = await ledger.ApplyAsync(events.Select(e => e.Event), cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        LogApplied(message.EventId, first);
+        _batchSizes.Record(batch.Count);
+        _events.Add(fresh.Count, new KeyValuePair<string, object?>("delivery", "first"));
+        _events.Add(events.Count - fresh.Count, new KeyValuePair<string, object?>("delivery", "redelivered"));
+        LogBatchApplied(batch.Count, fresh.Count);
+        foreach (var (message, parent) in events)
+        {
+            // A span in the producer's trace, so that this line carries the payment request's
+            // TraceId: `firedrill trace` follows a payment from the request to the ledger by it.
+            using var activity = parent == default ? null : Source.StartActivity("ledger applied", ActivityKind.Consumer, parent);
+            // Remove: a second copy of an event in the same batch was not its first delivery.
+            LogApplied(message.EventId, fresh.Remove(message.EventId));
+        }
+    }
+
+    /// <summary>
+    /// The event, or null for a message that no retry could ever apply (unreadable, or refused by
+    /// the ledger's columns): retried, it would hold back its whole batch for good.
+    /// </summary>
+    private static PaymentAccepted? Read(string? value)
+    {
+        try
+        {
+            var message = value is null ? null : JsonSerializer.Deserialize<PaymentAccepted>(value, JsonSerializerOptions.Web);
+            return message is { EventId.Length: > 0, Currency.Length: > 0 and <= 3 }
+                && Math.Abs(Math.Round(message.Amount, 2, MidpointRounding.AwayFromZero)) < LedgerAmountLimit
+                ? message
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Stores, per partition, the position after the batch's last message there: everything before
+    /// it is applied (or was unreadable and skipped).
+    /// </summary>
+    private void Store(IConsumer<string, string> consumer, List<ConsumeResult<string, string>> batch)
+    {
+        foreach (var partition in batch.GroupBy(result => result.TopicPartition))
+        {
+            try
+            {
+                consumer.StoreOffset(partition.MaxBy(result => result.Offset.Value)!);
+            }
+            catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_State)
+            {
+                // Revoked by a rebalance while the batch filled. Its new owner reads again from the last
+                // commit, which the idempotent apply absorbs; rebuilding this consumer would only rebalance again.
+                LogStoreSkipped(partition.Key.ToString());
+            }
+        }
+    }
+
+    private static void Commit(IConsumer<string, string> consumer)
+    {
+        try
+        {
+            consumer.Commit();
+        }
+        catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_NoOffset)
+        {
+            // The background auto-commit got there first (or every partition of the batch was revoked).
+        }
     }
 
     private static ActivityContext ParentContext(Headers headers) =>
         headers.TryGetLastBytes(MessageHeaders.TraceParent, out var bytes)
-            && ActivityContext.TryParse(Encoding.UTF8.GetString(bytes), null, out var context)
+            && ActivityContext.TryParse(Encoding.UTF8.GetString(bytes), null, isRemote: true, out var context)
             ? context
             : default;
 
@@ -159,8 +274,14 @@ internal sealed partial class LedgerConsumer(
     [LoggerMessage(EventId = 5021, Level = LogLevel.Error, Message = "Skipped an unreadable message at {Position}")]
     private partial void LogPoisonMessage(string position);
 
-    [LoggerMessage(EventId = 5024, Level = LogLevel.Warning, Message = "Could not apply the message at {Position}; it will be read again")]
-    private partial void LogApplyFailed(string position, Exception exception);
+    [LoggerMessage(EventId = 5024, Level = LogLevel.Warning, Message = "Could not apply a batch of {Count} messages from {Position}; it will be read again")]
+    private partial void LogApplyFailed(int count, string position, Exception exception);
+
+    [LoggerMessage(EventId = 5025, Level = LogLevel.Debug, Message = "Applied a batch of {Count} messages in one transaction ({FirstDeliveries} first deliveries)")]
+    private partial void LogBatchApplied(int count, int firstDeliveries);
+
+    [LoggerMessage(EventId = 5026, Level = LogLevel.Debug, Message = "Did not store the offset of {Partition}: no longer assigned to this consumer")]
+    private partial void LogStoreSkipped(string partition);
 
     [LoggerMessage(EventId = 5022, Level = LogLevel.Warning, Message = "Ledger consumer failed; restarting it")]
     private partial void LogConsumerFailed(Exception exception);
