@@ -284,7 +284,12 @@ public sealed class LoadGeneratorTests(LoadTestServer server)
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>
+/// The generator's timing tests (stalls, rates) and the CLI's load tests share one server, and run
+/// alone, after the parallel collections: a chart being rendered or a process starting beside them
+/// on two cores delays the generator's own threads enough to fail them.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class LoadServerGroup : ICollectionFixture<LoadTestServer>
 {
     public const string Name = "load";
