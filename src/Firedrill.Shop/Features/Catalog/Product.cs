@@ -1,5 +1,12 @@
+using System.ComponentModel;
+
 namespace Firedrill.Shop.Features.Catalog;
 
+/// <summary>
+/// A product as the catalog serves it. Immutable, and marked so: HybridCache then hands out the
+/// instance it holds in memory instead of deserializing a fresh copy on every cache hit.
+/// </summary>
+[ImmutableObject(true)]
 public sealed record Product(long Id, string Sku, string Name, decimal Price, int Stock, DateTime UpdatedAt);
 
 public sealed record PriceUpdate(decimal? Price);

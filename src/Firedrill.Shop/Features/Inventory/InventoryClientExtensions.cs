@@ -1,6 +1,7 @@
 using Firedrill.ServiceDefaults.Options;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Polly;
 
 namespace Firedrill.Shop.Features.Inventory;
@@ -18,6 +19,13 @@ internal static class InventoryClientExtensions
     public static IHostApplicationBuilder AddInventoryClient(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRuntimeOptions<InventoryClientOptions, InventoryClientOptionsValidator>(InventoryClientOptions.SectionName);
+
+        // Polly's per-call duration histograms repeat http.client.request.duration at a cost on every
+        // call (bench/: the resilience benchmark); its events (retries, timeouts, rejections, breaker
+        // transitions) are the signals an incident needs, and they stay.
+        builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics
+            .AddView("resilience.polly.pipeline.duration", MetricStreamConfiguration.Drop)
+            .AddView("resilience.polly.strategy.attempt.duration", MetricStreamConfiguration.Drop));
         builder.Services.AddHttpClient<InventoryClient>((services, http) =>
             {
                 http.BaseAddress = services.GetRequiredService<IOptionsMonitor<InventoryClientOptions>>().CurrentValue.BaseAddress;

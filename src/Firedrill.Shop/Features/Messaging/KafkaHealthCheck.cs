@@ -3,20 +3,52 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Firedrill.Shop.Features.Messaging;
 
-/// <summary>Ready only if the cluster answers a metadata request with at least one broker.</summary>
-internal sealed class KafkaHealthCheck(KafkaCluster cluster) : IHealthCheck
+/// <summary>
+/// Ready only if the cluster answers a metadata request with at least one broker. One admin
+/// client serves every check (the gateway probes readiness every second): building a librdkafka
+/// client starts its threads and connects to every broker, far too much work per probe.
+/// </summary>
+internal sealed class KafkaHealthCheck(KafkaCluster cluster) : IHealthCheck, IDisposable
 {
+    private readonly Lock _gate = new();
+    private (string Bootstrap, IAdminClient Admin)? _client;
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         // librdkafka's metadata call blocks; keep it off the request's thread.
         return await Task.Run(() =>
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers })
-                .SetLogHandler((_, _) => { }).Build();
-            var metadata = admin.GetMetadata(TimeSpan.FromSeconds(2));
+            var metadata = Admin().GetMetadata(TimeSpan.FromSeconds(2));
             return metadata.Brokers.Count > 0
                 ? HealthCheckResult.Healthy($"{metadata.Brokers.Count} brokers")
                 : HealthCheckResult.Unhealthy("no brokers");
         }, cancellationToken);
+    }
+
+    /// <summary>The admin client for the current bootstrap servers; a new one when the lab points the shop elsewhere.</summary>
+    private IAdminClient Admin()
+    {
+        var bootstrap = cluster.BootstrapServers;
+        lock (_gate)
+        {
+            if (_client is { } current && current.Bootstrap == bootstrap)
+            {
+                return current.Admin;
+            }
+
+            _client?.Admin.Dispose();
+            var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).SetLogHandler((_, _) => { }).Build();
+            _client = (bootstrap, admin);
+            return admin;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _client?.Admin.Dispose();
+            _client = null;
+        }
     }
 }

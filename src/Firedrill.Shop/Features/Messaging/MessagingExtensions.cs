@@ -16,6 +16,8 @@ internal static class MessagingExtensions
         builder.Services.AddHostedService<LedgerConsumer>();
         builder.Services.AddSingleton<ConsumerLagMonitor>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConsumerLagMonitor>());
+        // A singleton, so every probe reuses one admin client (AddCheck<T> alone builds a check per run).
+        builder.Services.AddSingleton<KafkaHealthCheck>();
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: [HealthEndpoints.ReadyTag], timeout: TimeSpan.FromSeconds(3));
         return builder;
     }
