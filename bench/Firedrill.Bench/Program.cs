@@ -18,7 +18,7 @@ IBenchmark[] all =
 var names = new Argument<string[]>("benchmark") { Description = "Benchmarks to run (default: all): " + string.Join(", ", all.Select(b => b.Name)), Arity = ArgumentArity.ZeroOrMore };
 var runs = new Option<int>("--runs") { Description = "Runs per benchmark (1-15); the median and range are quoted.", DefaultValueFactory = _ => 3 };
 var seconds = new Option<int>("--seconds") { Description = "Seconds per measurement (3-60).", DefaultValueFactory = _ => 8 };
-var output = new Option<string>("--output") { Description = "The report to write.", DefaultValueFactory = _ => Path.Combine("docs", "benchmarks.md") };
+var output = new Option<string?>("--output") { Description = "The report to write (default: docs/benchmarks.md for the whole set; a subset's report goes to its run folder)." };
 var micro = new Option<string?>("--micro-results") { Description = "BenchmarkDotNet's results folder, to include its GitHub-markdown reports." };
 var root = new RootCommand("Firedrill's benchmarks: the shop and the lab against the engines' own limits, as ratios.") { names, runs, seconds, output, micro };
 root.SetAction((parse, cancellationToken) => Guard(async () =>
@@ -60,7 +60,9 @@ root.SetAction((parse, cancellationToken) => Guard(async () =>
 
     var command = "bench/run" + (parse.GetValue(names) is { Length: > 0 } n ? " " + string.Join(' ', n) : "")
         + (parse.GetValue(runs) != 3 ? $" --runs {parse.GetValue(runs)}" : "") + (parse.GetValue(seconds) != 8 ? $" --seconds {parse.GetValue(seconds)}" : "");
-    var report = parse.GetValue(output)!;
+    // Only the whole set regenerates docs/benchmarks.md; a subset must not replace it with a part.
+    var report = parse.GetValue(output)
+        ?? (parse.GetValue(names) is { Length: > 0 } ? Path.Combine(folder, "benchmarks.md") : Path.Combine("docs", "benchmarks.md"));
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(report))!);
     await File.WriteAllTextAsync(report, MarkdownReport.Render(results, context, command, parse.GetValue(micro)), cancellationToken);
     Console.WriteLine($"report: {report}");
@@ -68,16 +70,23 @@ root.SetAction((parse, cancellationToken) => Guard(async () =>
 }));
 return await root.Parse(args).InvokeAsync();
 
-// A benchmark that cannot measure (a tool missing, a service failing, errors under load) says so in one line.
+// A benchmark that cannot measure (a tool missing, a service failing, errors under load) or a bad
+// flag says so in one line, exit code 1.
 static async Task<int> Guard(Func<Task<int>> action)
 {
     try
     {
-        return await LabCommands.Guard(action);
+        return await action();
     }
-    catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException or System.ComponentModel.Win32Exception or HttpRequestException)
+    catch (Exception ex) when (ex is ArgumentException or LabException or InvalidOperationException or TimeoutException or IOException
+        or System.ComponentModel.Win32Exception or HttpRequestException or Npgsql.NpgsqlException or Firedrill.Lab.Prometheus.PrometheusNotFoundException)
     {
         await Console.Error.WriteLineAsync($"bench: {ex.Message}");
         return 1;
+    }
+    catch (OperationCanceledException)
+    {
+        await Console.Error.WriteLineAsync("bench: stopped");
+        return 130;
     }
 }
