@@ -43,7 +43,10 @@ internal static class UpCommand
         table.AddRow("kafka", Markup.Escape(fleet.KafkaBootstrapServers), "librdkafka mock cluster, hosted by the lab");
         table.AddRow("postgres", fleet.Database, "a fresh database for this run");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"logs: {Markup.Escape(fleet.Logs)}   lab token: {fleet.Token}");
+        // Plain lines: Spectre wraps markup at the console's width (80 columns when not a terminal),
+        // which split the token across two lines.
+        Console.WriteLine($"logs: {fleet.Logs}");
+        Console.WriteLine($"lab token: {fleet.Token}");
         AnsiConsole.MarkupLine("Ctrl+C stops everything.");
         try
         {
