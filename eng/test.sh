@@ -14,6 +14,8 @@ results="$root/artifacts/test-results"
 rm -rf "$results"
 status=0
 dotnet build Firedrill.slnx -c Release --nologo -v quiet -clp:ErrorsOnly || exit 1
+# The lab's fleets run the services' ReadyToRun publish, as ./firedrill does.
+bash eng/publish.sh || exit 1
 # The services' suites first, then the lab's on its own: it runs whole fleets (real processes,
 # Prometheus, load) and its verdicts should not share two cores with another suite.
 projects=$(ls -d tests/*.Tests | grep -v '/Firedrill.Lab.Tests$'; echo tests/Firedrill.Lab.Tests)

@@ -21,7 +21,7 @@ internal sealed class Footprint : IBenchmark
         + "Resident memory (VmRSS from /proc) summed over those processes: at rest after start-up, and its peak, sampled every 200 ms, "
         + $"under {Users} closed-model users through the gateway (product reads, availability, searches; the lab's generator in this process). "
         + "At rest, the fleet's CPU is sampled too: what its background work costs. The lab process itself (hosting the Kafka mock) is reported apart. Start-up: from starting one more replica's process "
-        + "(`dotnet Firedrill.Shop.dll`) to its first 200 from `/health/ready` (database, Redis and Kafka reachable), polled every 100 ms.";
+        + "(`dotnet Firedrill.Shop.dll`, from its ReadyToRun publish: see eng/publish.sh) to its first 200 from `/health/ready` (database, Redis and Kafka reachable), polled every 25 ms.";
 
     public async Task<BenchmarkResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
     {

@@ -40,7 +40,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     public static ServiceProcess Start(string name, string project, string logFolder, string token, IReadOnlyDictionary<string, string> settings)
     {
         var port = FreePort();
-        var dll = Path.Combine(BuildOutput(project), project + ".dll");
+        var dll = Path.Combine(ServiceFolder(project), project + ".dll");
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{project} is not built ({dll} is missing); run ./firedrill, which builds it.");
@@ -107,7 +107,7 @@ public sealed class ServiceProcess : IAsyncDisposable
                 // Not listening yet.
             }
 
-            await Task.Delay(100, cancellationToken);
+            await Task.Delay(25, cancellationToken);
         }
 
         throw new TimeoutException($"{Name} did not become ready within {ReadyTimeout.TotalSeconds} s; see its log.");
@@ -156,10 +156,28 @@ public sealed class ServiceProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>artifacts/bin/{project}/{configuration}: the lab's own output folder's sibling.</summary>
-    private static string BuildOutput(string project)
+    private static string ServiceFolder(string project)
     {
+        // The lab's own output folder is artifacts/bin/Firedrill.Lab/{configuration}.
         var mine = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        return Path.Combine(mine.Parent!.Parent!.FullName, project, mine.Name);
+        return ServiceFolder(mine.Parent!.Parent!.Parent!.FullName, mine.Name, project);
     }
+
+    /// <summary>
+    /// Where a service runs from: its ReadyToRun publish (artifacts/publish/{project}/{configuration},
+    /// written by eng/publish.sh), precompiled, so a replica is ready sooner; but only when that is at
+    /// least as new as its build output (artifacts/bin/{project}/{configuration}), so a build made
+    /// after the last publish is never shadowed by older code.
+    /// </summary>
+    internal static string ServiceFolder(string artifacts, string configuration, string project)
+    {
+        var build = Path.Combine(artifacts, "bin", project, configuration);
+        var published = Path.Combine(artifacts, "publish", project, configuration);
+        return File.Exists(Path.Combine(published, project + ".dll")) && NewestAssembly(published) >= NewestAssembly(build) ? published : build;
+    }
+
+    private static DateTime NewestAssembly(string folder) =>
+        Directory.Exists(folder)
+            ? Directory.EnumerateFiles(folder, "*.dll").Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max()
+            : DateTime.MinValue;
 }
