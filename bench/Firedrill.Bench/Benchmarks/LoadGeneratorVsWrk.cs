@@ -25,7 +25,9 @@ internal sealed class LoadGeneratorVsWrk : IBenchmark
         + "Latency at a fixed rate below saturation: wrk has no fixed-rate mode, so one wrk connection pauses 1 ms after every answer "
         + "(its `delay()` hook), one request at a time at a steady rate; then `firedrill load --rate R` (open model, latency counted from "
         + "the intended send time) offers the rate R wrk achieved. Each `firedrill load` is a new process and runs "
-        + $"{WarmupSeconds} s of the same load first, unrecorded (`--warmup`).";
+        + $"{WarmupSeconds} s of the same load first, unrecorded (`--warmup`). The floor of a .NET client at that pace: "
+        + "`bench/Firedrill.Bench.Probe`, one connection, one request at a time, 1 ms after each answer, through HttpClient "
+        + "and through a blocking socket with no HttpClient, each in its own process with the socket settings `firedrill load` uses.";
 
     public async Task<BenchmarkResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
     {
@@ -55,6 +57,10 @@ internal sealed class LoadGeneratorVsWrk : IBenchmark
         var wrkP50 = result.Measure("wrk: p50 at the fixed rate", "ms");
         var loadP99 = result.Measure("firedrill load: p99 at the fixed rate", "ms");
         var wrkP99 = result.Measure("wrk: p99 at the fixed rate", "ms");
+        var httpP50 = result.Measure(".NET floor, HttpClient one at a time: p50", "ms");
+        var httpP99 = result.Measure(".NET floor, HttpClient one at a time: p99", "ms");
+        var socketP50 = result.Measure(".NET floor, blocking socket one at a time: p50", "ms");
+        var socketP99 = result.Measure(".NET floor, blocking socket one at a time: p99", "ms");
         CpuSplit? lastLoad = null, lastWrk = null;
         for (var run = 1; run <= context.Runs; run++)
         {
@@ -77,12 +83,26 @@ internal sealed class LoadGeneratorVsWrk : IBenchmark
             wrkP50.Add(pacedWrk.P50Ms);
             loadP99.Add(paced.Total.P99Ms);
             wrkP99.Add(pacedWrk.P99Ms);
-            BenchContext.Log($"  run {run}: max {load.Rps:0} vs wrk {wrk.Rps:0} req/s; at {rate}/s p50 {paced.Total.P50Ms:0.000} vs {pacedWrk.P50Ms:0.000} ms, p99 {paced.Total.P99Ms:0.000} vs {pacedWrk.P99Ms:0.000} ms");
+
+            // The floor of any .NET client here, paced as wrk is: what the runtime costs, with no generator around it.
+            var http = await ProbeAsync("http", url, context.Duration, cancellationToken);
+            var socket = await ProbeAsync("socket", url, context.Duration, cancellationToken);
+            httpP50.Add(http.P50Ms);
+            httpP99.Add(http.P99Ms);
+            socketP50.Add(socket.P50Ms);
+            socketP99.Add(socket.P99Ms);
+            BenchContext.Log($"  run {run}: max {load.Rps:0} vs wrk {wrk.Rps:0} req/s; at {rate}/s p50 {paced.Total.P50Ms:0.000} vs {pacedWrk.P50Ms:0.000} ms, p99 {paced.Total.P99Ms:0.000} vs {pacedWrk.P99Ms:0.000} ms"
+                + $" (.NET floor p50 {http.P50Ms:0.000}/{socket.P50Ms:0.000}, p99 {http.P99Ms:0.000}/{socket.P99Ms:0.000} ms)");
         }
 
         result.AddRatio("maximum requests/s, firedrill load ÷ wrk", RatioSeries.Of(loadMax, wrkMax), low: 0.80);
         result.AddRatio("p50 at a fixed rate, firedrill load ÷ wrk", RatioSeries.Of(loadP50, wrkP50), low: 0.85, high: 1.15);
         result.AddRatio("p99 at a fixed rate, firedrill load ÷ wrk", RatioSeries.Of(loadP99, wrkP99), low: 0.85, high: 1.15);
+        // Where a gap to wrk comes from: the client library and runtime (the floor against wrk), or the generator (itself against the floor).
+        result.AddRatio("p50 at a fixed rate, .NET floor (HttpClient) ÷ wrk", RatioSeries.Of(httpP50, wrkP50));
+        result.AddRatio("p99 at a fixed rate, .NET floor (HttpClient) ÷ wrk", RatioSeries.Of(httpP99, wrkP99));
+        result.AddRatio("p50 at a fixed rate, firedrill load ÷ .NET floor (HttpClient)", RatioSeries.Of(loadP50, httpP50));
+        result.AddRatio("p99 at a fixed rate, firedrill load ÷ .NET floor (HttpClient)", RatioSeries.Of(loadP99, httpP99));
         result.Notes.Add($"CPU during the last maximum-rate run, firedrill load: {lastLoad}. wrk: {lastWrk}.");
         return result;
     }
@@ -114,6 +134,21 @@ internal sealed class LoadGeneratorVsWrk : IBenchmark
         {
             File.Delete(json);
         }
+    }
+
+    /// <summary>Runs bench/Firedrill.Bench.Probe (a bare .NET client, one request at a time, paced 1 ms) in its own process.</summary>
+    private static async Task<(double P50Ms, double P99Ms)> ProbeAsync(string client, Uri url, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var mine = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
+        var probe = System.IO.Path.Combine(mine.Parent!.Parent!.FullName, "Firedrill.Bench.Probe", mine.Name, "Firedrill.Bench.Probe.dll");
+        var output = await Tool.RunAsync("dotnet",
+            [probe, client, url.ToString(), ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), WarmupSeconds.ToString(CultureInfo.InvariantCulture)],
+            duration, null, cancellationToken,
+            // As `firedrill load` runs (src/Firedrill.Lab/Program.cs).
+            environment: new Dictionary<string, string> { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1" },
+            warmup: TimeSpan.FromSeconds(WarmupSeconds));
+        var json = JsonDocument.Parse(output.StandardOutput.Trim()).RootElement;
+        return (json.GetProperty("p50Ms").GetDouble(), json.GetProperty("p99Ms").GetDouble());
     }
 
     private static IEnumerable<int> FiredrillLoadPids() =>

@@ -3,6 +3,9 @@ namespace Firedrill.Lab.Load;
 /// <summary>The open model: a constant arrival rate, kept by a scheduler thread of its own.</summary>
 public sealed partial class LoadGenerator
 {
+    private const double SpinShare = 0.05;
+    private static readonly TimeSpan MaxSpin = TimeSpan.FromMicroseconds(50);
+
     /// <summary>
     /// Request i is due at start + i/rate, computed from the start rather than by sleeping between
     /// sends, so the schedule cannot drift; each is fired without awaiting it, so a stalled server
@@ -28,7 +31,12 @@ public sealed partial class LoadGenerator
 
     private void Schedule(LoadRun run, long total)
     {
+        PreciseSleep.TightenTimerSlack();
         var ticksPerRequest = _time.TimestampFrequency / run.Profile.RatePerSecond;
+
+        // Spinning the last moments before a request is due sends it on time rather than ~30 µs
+        // late (bench/: loadgen), for at most 5% of a core whatever the rate.
+        var spin = TimeSpan.FromSeconds(Math.Min(MaxSpin.TotalSeconds, SpinShare / run.Profile.RatePerSecond));
         long next = 0;
         while (true)
         {
@@ -61,7 +69,7 @@ public sealed partial class LoadGenerator
             }
             else if (wait > TimeSpan.Zero)
             {
-                PreciseSleep.For(wait);
+                PreciseSleep.For(wait, spin);
                 run.Token.ThrowIfCancellationRequested();
             }
         }
