@@ -20,6 +20,8 @@ namespace Firedrill.Bench.Micro;
 /// <list type="bullet">
 /// <item><c>Pipeline</c>: the shop's pipeline around an operation that completes synchronously,
 /// against calling the operation directly.</item>
+/// <item><c>PipelineAsync</c>: the same around an operation that completes later, on a thread-pool
+/// thread, as the network call it guards does.</item>
 /// <item><c>HttpClient</c>: the shop's typed client end to end with a primary handler that
 /// answers 200 at once, against the same client without the resilience handler.</item>
 /// </list>
@@ -34,6 +36,7 @@ namespace Firedrill.Bench.Micro;
 public class ResiliencePipelineBenchmarks
 {
     private const string PipelineCategory = "Pipeline";
+    private const string AsyncPipelineCategory = "PipelineAsync";
     private const string HttpClientCategory = "HttpClient";
     private const string BareClientName = "inventory-without-resilience";
 
@@ -42,6 +45,18 @@ public class ResiliencePipelineBenchmarks
     /// <summary>The operation both pipeline benchmarks run: inventory answering at once.</summary>
     private static readonly Func<HttpResponseMessage, CancellationToken, ValueTask<HttpResponseMessage>> Operation =
         static (response, _) => ValueTask.FromResult(response);
+
+    /// <summary>
+    /// The same, but completing later on another thread, as a network call does: every strategy's
+    /// async frame then really suspends and resumes, and the timeouts' cancellation registrations
+    /// are made and undone, which an operation that completes at once never causes.
+    /// </summary>
+    private static readonly Func<HttpResponseMessage, CancellationToken, ValueTask<HttpResponseMessage>> AsyncOperation =
+        static async (response, _) =>
+        {
+            await Task.Yield();
+            return response;
+        };
 
     private readonly HttpResponseMessage _cachedResponse = new(HttpStatusCode.OK);
     private ServiceProvider? _services;
@@ -91,6 +106,15 @@ public class ResiliencePipelineBenchmarks
     [BenchmarkCategory(PipelineCategory)]
     public ValueTask<HttpResponseMessage> ThroughShopPipeline() =>
         _pipeline.ExecuteAsync(Operation, _cachedResponse, CancellationToken.None);
+
+    [Benchmark(Baseline = true)]
+    [BenchmarkCategory(AsyncPipelineCategory)]
+    public ValueTask<HttpResponseMessage> DirectCallAsync() => AsyncOperation(_cachedResponse, CancellationToken.None);
+
+    [Benchmark]
+    [BenchmarkCategory(AsyncPipelineCategory)]
+    public ValueTask<HttpResponseMessage> ThroughShopPipelineAsync() =>
+        _pipeline.ExecuteAsync(AsyncOperation, _cachedResponse, CancellationToken.None);
 
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(HttpClientCategory)]
