@@ -38,39 +38,62 @@ public sealed partial class LoadGenerator
         // late (bench/: loadgen), for at most 5% of a core whatever the rate.
         var spin = TimeSpan.FromSeconds(Math.Min(MaxSpin.TotalSeconds, SpinShare / run.Profile.RatePerSecond));
         long next = 0;
-        while (true)
+
+        // The thread sleeps, wakes and sends what is due at real-time priority where the process may,
+        // so neither its wake-up nor its sends wait behind the services for a core; it drops back to
+        // normal priority after each batch, so a generator offered more than it can send (it never
+        // sleeps then) never holds a core at real-time priority.
+        var realTime = false;
+        try
         {
-            // Everything whose time has come goes now: at rates above the timer's ~1 ms
-            // resolution each wake-up sends a batch.
-            var due = Math.Min(total, (long)((_time.GetTimestamp() - run.Start) / ticksPerRequest) + 1);
-            for (; next < due; next++)
+            while (true)
             {
-                Dispatch(run, next, run.Start + (long)(next * ticksPerRequest));
-            }
-
-            if (next >= total)
-            {
-                return;
-            }
-
-            // The wait is only a hint of when to look again (the schedule itself is read from
-            // TimeProvider above), with no thread-pool hop before the scheduler runs again. Long
-            // waits: an OS wait that cancellation also ends (~1 ms resolution), stopping 1 ms short.
-            // The last millisecond: a microsecond sleep. Rounding it up to a whole millisecond sent
-            // requests up to 1 ms late, and their latency, counted from the due time, grew by that
-            // (bench/: p50 1.8× wrk's at 1,000 requests a second).
-            var wait = _time.GetElapsedTime(_time.GetTimestamp(), run.Start + (long)(next * ticksPerRequest));
-            if (wait > TimeSpan.FromMilliseconds(2))
-            {
-                if (run.Token.WaitHandle.WaitOne(wait - TimeSpan.FromMilliseconds(1)))
+                // Everything whose time has come goes now: at rates above the timer's ~1 ms
+                // resolution each wake-up sends a batch.
+                var due = Math.Min(total, (long)((_time.GetTimestamp() - run.Start) / ticksPerRequest) + 1);
+                for (; next < due; next++)
                 {
+                    Dispatch(run, next, run.Start + (long)(next * ticksPerRequest));
+                }
+
+                if (realTime)
+                {
+                    PreciseSleep.LeaveRealTime();
+                    realTime = false;
+                }
+
+                if (next >= total)
+                {
+                    return;
+                }
+
+                // The wait is only a hint of when to look again (the schedule itself is read from
+                // TimeProvider above), with no thread-pool hop before the scheduler runs again. Long
+                // waits: an OS wait that cancellation also ends (~1 ms resolution), stopping 1 ms short.
+                // The last millisecond: a microsecond sleep. Rounding it up to a whole millisecond sent
+                // requests up to 1 ms late, and their latency, counted from the due time, grew by that
+                // (bench/: p50 1.8× wrk's at 1,000 requests a second).
+                var wait = _time.GetElapsedTime(_time.GetTimestamp(), run.Start + (long)(next * ticksPerRequest));
+                if (wait > TimeSpan.FromMilliseconds(2))
+                {
+                    if (run.Token.WaitHandle.WaitOne(wait - TimeSpan.FromMilliseconds(1)))
+                    {
+                        run.Token.ThrowIfCancellationRequested();
+                    }
+                }
+                else if (wait > TimeSpan.Zero)
+                {
+                    realTime = PreciseSleep.EnterRealTime();
+                    PreciseSleep.For(wait, spin);
                     run.Token.ThrowIfCancellationRequested();
                 }
             }
-            else if (wait > TimeSpan.Zero)
+        }
+        finally
+        {
+            if (realTime)
             {
-                PreciseSleep.For(wait, spin);
-                run.Token.ThrowIfCancellationRequested();
+                PreciseSleep.LeaveRealTime();
             }
         }
     }

@@ -4,11 +4,11 @@ using System.Runtime.InteropServices;
 namespace Firedrill.Lab.Load;
 
 /// <summary>
-/// Sleeps for less than a millisecond and wakes on time, for the open model's scheduler thread.
-/// .NET's waits take whole milliseconds; Linux's nanosleep wakes within the thread's timer slack,
-/// and the last few microseconds spin (elsewhere, a 1 ms sleep). On a machine the generator shares
-/// with the services it loads, a sleeping thread also waits for a core when it wakes: there, where
-/// the process may (root, or CAP_SYS_NICE), the sleep and the spin run at real-time priority.
+/// Waits for the open model's scheduler thread, which must wake on time. .NET's waits take whole
+/// milliseconds; Linux's nanosleep wakes within the thread's timer slack, and the last few
+/// microseconds spin (elsewhere, a 1 ms sleep). On a machine the generator shares with the services
+/// it loads, a woken thread may also wait for a core: where the process may (root, or
+/// CAP_SYS_NICE), the scheduler raises itself to real-time priority around its waits.
 /// </summary>
 internal static partial class PreciseSleep
 {
@@ -36,35 +36,31 @@ internal static partial class PreciseSleep
     /// <summary>
     /// Sleeps for <paramref name="duration"/>, the last <paramref name="spin"/> of it spinning: a
     /// sleeping thread wakes some 30 µs after its time even with a tight slack (the timer interrupt
-    /// and the switch back), a spinning one is already running. Measured with another process
-    /// keeping both cores busy, the wake-up's p99 lateness was 711 µs at normal priority and 22 µs at
-    /// real-time priority. The priority is dropped again before returning: the caller's sends run at
-    /// normal priority, so a generator offered more than it can send never starves the machine.
+    /// and the switch back), a spinning one is already running.
     /// </summary>
     public static void For(TimeSpan duration, TimeSpan spin)
     {
         var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var realTime = s_realTimeAllowed && SetPolicy(SchedFifo, priority: 1);
-        try
+        if (duration > spin)
         {
-            if (duration > spin)
-            {
-                Sleep(duration - spin);
-            }
-
-            while (Stopwatch.GetTimestamp() < end)
-            {
-                Thread.SpinWait(20);
-            }
+            Sleep(duration - spin);
         }
-        finally
+
+        while (Stopwatch.GetTimestamp() < end)
         {
-            if (realTime)
-            {
-                SetPolicy(SchedOther, priority: 0);
-            }
+            Thread.SpinWait(20);
         }
     }
+
+    /// <summary>
+    /// Raises the calling thread to real-time priority (SCHED_FIFO 1) where the process may; false
+    /// where it may not. Measured with another process keeping both cores busy, a wake-up's p99
+    /// lateness was 711 µs at normal priority and 22 µs at real-time priority.
+    /// </summary>
+    public static bool EnterRealTime() => s_realTimeAllowed && SetPolicy(SchedFifo, priority: 1);
+
+    /// <summary>Back to normal priority (SCHED_OTHER).</summary>
+    public static void LeaveRealTime() => SetPolicy(SchedOther, priority: 0);
 
     private static bool SetPolicy(int policy, int priority)
     {

@@ -19,19 +19,23 @@ public sealed class PreciseSleepTests
     }
 
     [Fact]
-    public void For_AtRealTimePriority_HandsTheThreadBackAtNormalPriority()
+    public void LeaveRealTime_AfterEnterRealTime_HandsTheThreadBackAtNormalPriority()
     {
-        var policy = -1;
+        int during = -1, after = -1;
+        var entered = false;
         var thread = new Thread(() =>
         {
-            PreciseSleep.For(TimeSpan.FromMicroseconds(200), TimeSpan.FromMicroseconds(50));
-            policy = CurrentThreadPolicy();
+            entered = PreciseSleep.EnterRealTime();
+            during = CurrentThreadPolicy();
+            PreciseSleep.LeaveRealTime();
+            after = CurrentThreadPolicy();
         });
         thread.Start();
         thread.Join();
 
-        // SCHED_OTHER: whether or not this process may raise priorities, the sends after the wait run at normal priority.
-        Assert.Equal(0, policy);
+        // SCHED_FIFO while raised, where this process may raise it (as root); SCHED_OTHER afterwards either way.
+        Assert.Equal(entered ? 1 : 0, during);
+        Assert.Equal(0, after);
     }
 
     /// <summary>The calling thread's scheduling policy: field 41 of /proc/thread-self/stat (0 is SCHED_OTHER, 1 SCHED_FIFO).</summary>
