@@ -20,6 +20,15 @@ internal sealed class ResiliencePipelineCost : IBenchmark
          "InventoryClient:CircuitBreakerEnabled": true, "InventoryClient:AttemptTimeout": "00:00:01"}
         """;
 
+    /// <summary>Each guard alone (the others off), to see where the pipeline's cost goes.</summary>
+    private static readonly (string Guard, string Settings)[] SingleGuards =
+    [
+        ("the bulkhead", """{"InventoryClient:MaxConcurrentCalls": 32}"""),
+        ("the two timeouts", """{"InventoryClient:TotalTimeout": "00:00:03", "InventoryClient:AttemptTimeout": "00:00:01"}"""),
+        ("the retry", """{"InventoryClient:MaxRetries": 2}"""),
+        ("the circuit breaker", """{"InventoryClient:CircuitBreakerEnabled": true}"""),
+    ];
+
     private static readonly string RandomAvailability = $$"""
         request = function()
           return wrk.format(nil, "/products/" .. math.random(1, {{CatalogVsBareAspNet.Products}}) .. "/availability")
@@ -33,7 +42,8 @@ internal sealed class ResiliencePipelineCost : IBenchmark
     public string Method =>
         "`GET /products/{id}/availability` (a cached product plus one HTTP call to the inventory service, which answers at once: no latency, "
         + $"no errors) under `wrk -t1 -c{Connections}`, with the inventory client's pipeline as shipped (bulkhead 32, total timeout 3 s, "
-        + "2 retries, circuit breaker, attempt timeout 1 s) and with every guard switched off through `/_lab/config`, alternating. "
+        + "2 retries, circuit breaker, attempt timeout 1 s) and with every guard switched off through `/_lab/config`, interleaved: "
+        + "each run is four slices of half the run's length, on, off, off, on (the next run mirrors it), each side's slices added up. "
         + "The bulkhead is never full at this concurrency, and the fallback counter is checked to stay at zero, so both sides do the same work.";
 
     public async Task<BenchmarkResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
@@ -61,37 +71,29 @@ internal sealed class ResiliencePipelineCost : IBenchmark
         var offCpu = result.Measure("shop CPU per request, pipeline off", "µs");
         CpuSplit? last = null;
         var fallbacksBefore = await FallbacksAsync(shop, cancellationToken);
+        // Each run is four short slices in the order on, off, off, on (the next run mirrors it): the
+        // machine drifts by as much as the effect over a few seconds, and interleaving puts that
+        // drift on both sides alike.
+        var slice = TimeSpan.FromSeconds(Math.Max(2, Math.Round(context.Duration.TotalSeconds / 2)));
         for (var run = 1; run <= context.Runs; run++)
         {
-            // Alternating which goes first, so a drift during the run does not favour one side.
-            WrkResult on, off;
-            if (run % 2 == 1)
-            {
-                await shop.ConfigureAsync(GuardsOn, cancellationToken);
-                on = await Wrk.RunAsync(shop.Address, Connections, context.Duration, RandomAvailability, cpu, cancellationToken);
-                await shop.ConfigureAsync(GuardsOff, cancellationToken);
-                off = await Wrk.RunAsync(shop.Address, Connections, context.Duration, RandomAvailability, cpu, cancellationToken);
-            }
-            else
-            {
-                await shop.ConfigureAsync(GuardsOff, cancellationToken);
-                off = await Wrk.RunAsync(shop.Address, Connections, context.Duration, RandomAvailability, cpu, cancellationToken);
-                await shop.ConfigureAsync(GuardsOn, cancellationToken);
-                on = await Wrk.RunAsync(shop.Address, Connections, context.Duration, RandomAvailability, cpu, cancellationToken);
-            }
-            if (on.Non2xx + on.SocketErrors + off.Non2xx + off.SocketErrors > 0)
-            {
-                throw new InvalidOperationException($"errors under load; see {fleet.Logs}");
-            }
-
+            var (on, off) = await InterleavedAsync(shop, [GuardsOn], [GuardsOff], slice, mirrored: run % 2 == 0, cpu, fleet.Logs, cancellationToken);
+            last = on.LastCpu;
             onRps.Add(on.Rps);
             offRps.Add(off.Rps);
             onP99.Add(on.P99Ms);
             offP99.Add(off.P99Ms);
-            onCpu.Add(on.Cpu!.MicrosecondsPer("shop", on.Rps));
-            offCpu.Add(off.Cpu!.MicrosecondsPer("shop", off.Rps));
-            last = on.Cpu;
+            onCpu.Add(on.ShopMicrosecondsPerRequest);
+            offCpu.Add(off.ShopMicrosecondsPerRequest);
             BenchContext.Log($"  run {run}: on {on.Rps:0} req/s, off {off.Rps:0} req/s");
+        }
+
+        // One interleaved round per guard, half-length slices: a rough split of the difference above.
+        foreach (var (guard, settings) in SingleGuards)
+        {
+            var (on, off) = await InterleavedAsync(shop, [GuardsOff, settings], [GuardsOff], slice / 2, mirrored: false, cpu, fleet.Logs, cancellationToken);
+            result.Measure($"shop CPU per request added by {guard} alone", "µs").Add(on.ShopMicrosecondsPerRequest - off.ShopMicrosecondsPerRequest);
+            BenchContext.Log($"  {guard} alone: {on.ShopMicrosecondsPerRequest - off.ShopMicrosecondsPerRequest:0.0} µs per request");
         }
 
         await shop.ConfigureAsync(GuardsOn, cancellationToken);
@@ -104,6 +106,62 @@ internal sealed class ResiliencePipelineCost : IBenchmark
         result.AddRatio("requests/s, pipeline on ÷ off", RatioSeries.Of(onRps, offRps), low: 0.95);
         result.Notes.Add($"CPU during the last run with the pipeline on: {last}. Fallback answers during the runs: {fallbacks}.");
         return result;
+    }
+
+    /// <summary>
+    /// Four slices in the order on, off, off, on (or mirrored), each side's slices added up.
+    /// A side is the configuration documents written to <c>/_lab/config</c> in turn before its slice.
+    /// </summary>
+    private static async Task<(SliceTotals On, SliceTotals Off)> InterleavedAsync(
+        ServiceProcess shop, string[] onSettings, string[] offSettings, TimeSpan slice, bool mirrored, CpuMeter cpu, string logs, CancellationToken cancellationToken)
+    {
+        var on = new SliceTotals();
+        var off = new SliceTotals();
+        bool[] order = mirrored ? [false, true, true, false] : [true, false, false, true];
+        foreach (var pipelineOn in order)
+        {
+            foreach (var settings in pipelineOn ? onSettings : offSettings)
+            {
+                await shop.ConfigureAsync(settings, cancellationToken);
+            }
+
+            var measured = await Wrk.RunAsync(shop.Address, Connections, slice, RandomAvailability, cpu, cancellationToken);
+            if (measured.Non2xx + measured.SocketErrors > 0)
+            {
+                throw new InvalidOperationException($"errors under load; see {logs}");
+            }
+
+            (pipelineOn ? on : off).Add(measured);
+        }
+
+        return (on, off);
+    }
+
+    /// <summary>One side's slices of a run, added up: requests over seconds, and the shop's CPU over the requests.</summary>
+    private sealed class SliceTotals
+    {
+        private readonly List<double> _p99s = [];
+        private long _requests;
+        private double _seconds;
+        private double _shopCpuMicros;
+
+        public double Rps => _requests / _seconds;
+
+        /// <summary>The slices' p99s, averaged: a p99 cannot be added up.</summary>
+        public double P99Ms => _p99s.Average();
+
+        public double ShopMicrosecondsPerRequest => _shopCpuMicros / _requests;
+
+        public CpuSplit? LastCpu { get; private set; }
+
+        public void Add(WrkResult slice)
+        {
+            LastCpu = slice.Cpu;
+            _requests += slice.Requests;
+            _seconds += slice.Seconds;
+            _p99s.Add(slice.P99Ms);
+            _shopCpuMicros += slice.Cpu!.MicrosecondsPer("shop", slice.Rps) * slice.Requests;
+        }
     }
 
     /// <summary>The replica's fallback counter, summed over its label sets, from its Prometheus endpoint.</summary>
