@@ -37,6 +37,7 @@ if (args is ["seed", ..])
     return await SeedCommand.RunAsync(app, args[1..]);
 }
 
+app.WarmUpMessaging();
 await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
 app.MapServiceDefaults();

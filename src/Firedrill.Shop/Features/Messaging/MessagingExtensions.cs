@@ -21,4 +21,11 @@ internal static class MessagingExtensions
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: [HealthEndpoints.ReadyTag], timeout: TimeSpan.FromSeconds(3));
         return builder;
     }
+
+    /// <summary>Starts connecting to Kafka while the rest of start-up (migrations, Kestrel) runs.</summary>
+    public static WebApplication WarmUpMessaging(this WebApplication app)
+    {
+        app.Services.GetRequiredService<KafkaHealthCheck>().WarmUp();
+        return app;
+    }
 }
