@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Firedrill.Bench.Harness;
+using Firedrill.Lab.Fleet;
 using Firedrill.Lab.Load;
 using Firedrill.Lab.Prometheus;
 
@@ -12,6 +13,9 @@ internal sealed class Footprint : IBenchmark
     private const int Replicas = 3;
     private const int Users = 64;
 
+    private const double QuietPercent = 50;
+    private static readonly TimeSpan QuietTimeout = TimeSpan.FromSeconds(30);
+
     public string Name => "footprint";
 
     public string Title => "Footprint";
@@ -21,7 +25,8 @@ internal sealed class Footprint : IBenchmark
         + "Resident memory (VmRSS from /proc) summed over those processes: at rest after start-up, and its peak, sampled every 200 ms, "
         + $"under {Users} closed-model users through the gateway (product reads, availability, searches; the lab's generator in this process). "
         + "At rest, the fleet's CPU is sampled too: what its background work costs. The lab process itself (hosting the Kafka mock) is reported apart. Start-up: from starting one more replica's process "
-        + "(`dotnet Firedrill.Shop.dll`, from its ReadyToRun publish: see eng/publish.sh) to its first 200 from `/health/ready` (database, Redis and Kafka reachable), polled every 25 ms.";
+        + "(`dotnet Firedrill.Shop.dll`, from its ReadyToRun publish: see eng/publish.sh) to its first 200 from `/health/ready` (database, Redis and Kafka reachable), polled every 25 ms: "
+        + $"once right after the load, and once the machine is quiet (below {QuietPercent:0} % of a core, waiting at most {QuietTimeout.TotalSeconds:0} s), which the goal judges.";
 
     public async Task<BenchmarkResult> RunAsync(BenchContext context, CancellationToken cancellationToken)
     {
@@ -40,8 +45,10 @@ internal sealed class Footprint : IBenchmark
         var peak = result.Measure("fleet RSS, peak under load", "MB");
         var lab = result.Measure("lab process (Kafka mock host) RSS under load", "MB");
         var throughput = result.Measure("requests/s through the gateway during the load", "req/s");
-        var listening = result.Measure("replica start to listening (Kestrel's log line)", "s");
-        var ready = result.Measure("replica start to ready", "s");
+        var afterLoad = result.Measure("replica start to ready, right after the load", "s");
+        var quiet = result.Measure("machine CPU when the quiet start began", "% of a core");
+        var listening = result.Measure("replica start to listening (Kestrel's log line), machine quiet", "s");
+        var ready = result.Measure("replica start to ready, machine quiet", "s");
         var perProcess = "";
         // Fresh processes keep compiling for a while (the tiered-compilation thread was the busiest
         // thread of an idle replica 25 s after start): let the fleet settle before "at rest".
@@ -79,19 +86,53 @@ internal sealed class Footprint : IBenchmark
             perProcess = string.Join(", ", fleet.All.Select(s => $"{s.Name} {atPeak.GetValueOrDefault(s.Pid):0} MB")
                 .Append($"prometheus {atPeak.GetValueOrDefault(prometheus.ProcessId):0} MB"));
 
-            var started = DateTime.UtcNow;
-            var watch = Stopwatch.StartNew();
-            var replica = await fleet.AddReplicaAsync(cancellationToken, updateGateway: false);
-            ready.Add(watch.Elapsed.TotalSeconds);
-            listening.Add((ListeningAt(Path.Combine(fleet.Logs, replica.Name + ".log")) - started).TotalSeconds);
-            await fleet.RemoveReplicaAsync(replica.Name, cancellationToken);
-            BenchContext.Log(string.Create(CultureInfo.InvariantCulture, $"  run {run}: rest {rest.Values[^1]:0} MB, peak {max:0} MB at {loadResult.Rps:0} req/s, replica ready in {ready.Values[^1]:0.00} s"));
+            // Once as a scale-out meets it, right after the load, beside a fleet still re-compiling what
+            // the load made hot; then the start-up itself, on a quiet machine (an earlier benchmark's
+            // writes can keep PostgreSQL's autovacuum busy for a while).
+            afterLoad.Add((await StartReplicaAsync(fleet, cancellationToken)).Ready);
+            quiet.Add(await WaitQuietAsync(cancellationToken));
+            var (toListening, toReady) = await StartReplicaAsync(fleet, cancellationToken);
+            listening.Add(toListening);
+            ready.Add(toReady);
+            BenchContext.Log(string.Create(CultureInfo.InvariantCulture,
+                $"  run {run}: rest {rest.Values[^1]:0} MB, peak {max:0} MB at {loadResult.Rps:0} req/s, replica ready in {afterLoad.Values[^1]:0.00} s after the load, {ready.Values[^1]:0.00} s quiet"));
         }
 
         result.AddRatio("fleet RSS under load, GB", Scale(peak, 1.0 / 1024), high: 1.5);
-        result.AddRatio("replica start to ready, s", ready, high: 1.0);
+        result.AddRatio("replica start to ready on a quiet machine, s", ready, high: 1.0);
+        result.AddRatio("replica start to ready right after the load, s", afterLoad);
         result.Notes.Add($"Per process at the last run's peak: {perProcess}.");
         return result;
+    }
+
+    /// <summary>One more replica, from its process start to its first 200 from /health/ready; removed again.</summary>
+    private static async Task<(double Listening, double Ready)> StartReplicaAsync(LabFleet fleet, CancellationToken cancellationToken)
+    {
+        var started = DateTime.UtcNow;
+        var watch = Stopwatch.StartNew();
+        var replica = await fleet.AddReplicaAsync(cancellationToken, updateGateway: false);
+        var ready = watch.Elapsed.TotalSeconds;
+        var listening = (ListeningAt(Path.Combine(fleet.Logs, replica.Name + ".log")) - started).TotalSeconds;
+        await fleet.RemoveReplicaAsync(replica.Name, cancellationToken);
+        return (listening, ready);
+    }
+
+    /// <summary>
+    /// Waits until the whole machine is below <see cref="QuietPercent"/> of one core for a sample
+    /// (the fleet at rest: probes, scrapes, its jobs), or <see cref="QuietTimeout"/>; returns the last sample.
+    /// </summary>
+    private static async Task<double> WaitQuietAsync(CancellationToken cancellationToken)
+    {
+        var meter = new CpuMeter(new Dictionary<string, Func<IEnumerable<int>>>());
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            var busy = (await meter.SampleAsync(TimeSpan.FromSeconds(1.5), cancellationToken)).Busy;
+            if (busy < QuietPercent || watch.Elapsed > QuietTimeout)
+            {
+                return busy;
+            }
+        }
     }
 
     private static Task<LoadResult> RunLoadAsync(Uri gateway, TimeSpan duration, CancellationToken cancellationToken)
