@@ -101,7 +101,7 @@ internal sealed class Footprint : IBenchmark
         result.AddRatio("fleet RSS under load, GB", Scale(peak, 1.0 / 1024), high: 1.5);
         result.AddRatio("replica start to ready on a quiet machine, s", ready, high: 1.0);
         result.AddRatio("replica start to ready right after the load, s", afterLoad);
-        result.Notes.Add($"Per process at the last run's peak: {perProcess}.");
+        result.Notes.Add($"Per process at the last run's peak: {perProcess}. The replicas ran from `{Path.GetRelativePath(Directory.GetCurrentDirectory(), fleet.Shops[0].Folder)}`.");
         return result;
     }
 

@@ -32,6 +32,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>The folder it runs from: its ReadyToRun publish, or its build output when that is newer.</summary>
+    public string Folder => _process.StartInfo.WorkingDirectory;
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>A client for the service's own endpoints (health, metrics, control), never for load.</summary>
