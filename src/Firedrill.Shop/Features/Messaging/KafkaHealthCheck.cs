@@ -12,6 +12,7 @@ internal sealed class KafkaHealthCheck(KafkaCluster cluster) : IHealthCheck, IDi
 {
     private readonly Lock _gate = new();
     private (string Bootstrap, IAdminClient Admin)? _client;
+    private Task _warmUp = Task.CompletedTask;
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -30,7 +31,7 @@ internal sealed class KafkaHealthCheck(KafkaCluster cluster) : IHealthCheck, IDi
     /// first readiness probe does not pay for librdkafka's connections (about 55 ms, bench/: footprint).
     /// A failure here is the probe's to report.
     /// </summary>
-    public void WarmUp() => _ = Task.Run(() =>
+    public void WarmUp() => _warmUp = Task.Run(() =>
     {
         try
         {
@@ -61,6 +62,9 @@ internal sealed class KafkaHealthCheck(KafkaCluster cluster) : IHealthCheck, IDi
 
     public void Dispose()
     {
+        // A host stopped right after it started must not free the client under the warm-up's
+        // metadata call (bounded by its own 2 s timeout); WaitAny does not rethrow a fault.
+        Task.WaitAny([_warmUp], TimeSpan.FromSeconds(3));
         lock (_gate)
         {
             _client?.Admin.Dispose();
