@@ -5,7 +5,9 @@
 #
 # Every address is configurable; the defaults are loopback:
 #   FIREDRILL_PG_HOST (127.0.0.1)  FIREDRILL_PG_PORT (5432)  FIREDRILL_PG_USER (firedrill)
-#   FIREDRILL_PG_DATABASE (firedrill)  FIREDRILL_PG_PASSWORD (generated once, kept in .firedrill/)
+#   FIREDRILL_PG_DATABASE (firedrill)  FIREDRILL_PG_PASSWORD (generated once per machine, kept in
+#   /var/lib/firedrill as root, else ${XDG_STATE_HOME:-~/.local/state}/firedrill, so every checkout
+#   on the machine shares the role and its password)
 #   FIREDRILL_REDIS (127.0.0.1:6379)
 #   FIREDRILL_MANAGE_ENGINES (1: install and start local engines; 0: only write the env file,
 #                             for engines you run yourself elsewhere)
@@ -26,18 +28,29 @@ manage=${FIREDRILL_MANAGE_ENGINES:-1}
 say() { echo "engines: $*" >&2; }
 fail() { echo "engines: $*" >&2; exit 1; }
 
-# The password is generated on first use and never committed (.firedrill/ is ignored).
+# The role's password is the machine's, not the checkout's: one role serves every checkout, and
+# a second clone must not reset the password under the first. Generated on first use, never
+# committed, readable only by its owner.
+if [ "$(id -u)" -eq 0 ]; then machine_state=/var/lib/firedrill; else machine_state="${XDG_STATE_HOME:-$HOME/.local/state}/firedrill"; fi
+mkdir -p "$machine_state"
 if [ -z "${FIREDRILL_PG_PASSWORD:-}" ]; then
-  if [ ! -s "$state/pg-password" ]; then
-    (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$state/pg-password")
+  if [ ! -s "$machine_state/pg-password" ]; then
+    if [ -s "$state/pg-password" ]; then
+      # A checkout made before the password moved to the machine: keep the one the role already has.
+      (umask 077; cp "$state/pg-password" "$machine_state/pg-password")
+    else
+      (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$machine_state/pg-password.tmp" && mv "$machine_state/pg-password.tmp" "$machine_state/pg-password")
+    fi
   fi
-  FIREDRILL_PG_PASSWORD=$(cat "$state/pg-password")
+  FIREDRILL_PG_PASSWORD=$(cat "$machine_state/pg-password")
 fi
 
 if [ "$manage" = 1 ]; then
   missing=()
   # fonts-dejavu-core: the report's charts (ScottPlot) need a font to draw their labels.
-  for pkg in postgresql redis-server prometheus fonts-dejavu-core; do
+  # prometheus-postgres-exporter: each fleet runs one against its database (what a DBA's dashboards read);
+  # curl: the lab captures what a user would see with it, as evidence.
+  for pkg in postgresql redis-server prometheus prometheus-postgres-exporter curl fonts-dejavu-core; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -52,6 +65,7 @@ if [ "$manage" = 1 ]; then
     # Prometheus is spawned by the lab itself, never as a system service.
     service prometheus stop >/dev/null 2>&1 || true
     service prometheus-node-exporter stop >/dev/null 2>&1 || true
+    service prometheus-postgres-exporter stop >/dev/null 2>&1 || true
   fi
 
   # PostgreSQL refuses to run as root; the Debian service runs it as the postgres user.
@@ -72,8 +86,26 @@ if [ "$manage" = 1 ]; then
     redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 || fail "Redis did not become ready on $redis"
   fi
 
-  # The role may create databases: the lab uses a fresh database per run, the tests one per class.
   as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+
+  # pg_stat_statements (the top statements by time) and auto_explain (plans of slow statements in
+  # the server log) must be preloaded: set once, and PostgreSQL restarted only when it changes.
+  preload=$(as_postgres "psql -tA -p $pg_port -c 'SHOW shared_preload_libraries'")
+  if ! grep -q pg_stat_statements <<<"$preload" || ! grep -q auto_explain <<<"$preload"; then
+    [ "$(id -u)" -eq 0 ] || fail "shared_preload_libraries lacks pg_stat_statements/auto_explain; as root: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements,auto_explain' and restart PostgreSQL"
+    say "preloading pg_stat_statements and auto_explain (restarting PostgreSQL once)"
+    as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<'SQL' >/dev/null
+ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'auto_explain';
+-- Loaded into this session so its settings are known to ALTER SYSTEM before the restart.
+LOAD 'auto_explain';
+ALTER SYSTEM SET auto_explain.log_min_duration = '500ms';
+SQL
+    service postgresql restart >/dev/null
+    for _ in $(seq 1 50); do pg_isready -q -h "$pg_host" -p "$pg_port" && break; sleep 0.2; done
+    pg_isready -q -h "$pg_host" -p "$pg_port" || fail "PostgreSQL did not come back after the restart"
+  fi
+
+  # The role may create databases: the lab uses a fresh database per run, the tests one per class.
   as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<SQL >/dev/null
 DO \$\$
 BEGIN
@@ -84,6 +116,13 @@ BEGIN
   END IF;
 END
 \$\$;
+SQL
+  # Every new database (the lab's runs, the tests') is copied from template1, so it has
+  # pg_stat_statements without each run needing a superuser; pg_read_all_stats lets the role (and
+  # the fleets' postgres_exporter) read every session and statement, as a DBA's monitoring does.
+  as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port -d template1" <<SQL >/dev/null
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+GRANT pg_read_all_stats TO "$pg_user";
 SQL
   if ! as_postgres "psql -tA -p $pg_port -c \"SELECT 1 FROM pg_database WHERE datname = '$pg_db'\"" | grep -q 1; then
     as_postgres "createdb -p $pg_port -O '$pg_user' '$pg_db'"

@@ -10,4 +10,11 @@ if (args is ["load", ..])
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
+// Spectre.Console wraps tables at 80 columns when stdout is not a terminal, splitting URLs and ids
+// across lines; in a pipe or a file, tables take the width their content needs instead.
+if (Console.IsOutputRedirected)
+{
+    Spectre.Console.AnsiConsole.Profile.Width = 500;
+}
+
 return await LabCommands.Build().Parse(args).InvokeAsync();

@@ -8,13 +8,13 @@ internal static class ListCommand
 {
     public static Command Create()
     {
-        var command = new Command("list", "List the fifteen incidents and which can run.");
+        var command = new Command("list", "List the fifteen incidents, their variants (the default first) and which can run.");
         command.SetAction(_ =>
         {
-            var table = new Table().AddColumns("id", "title", "runs");
-            foreach (var (id, title) in Catalogue.All)
+            var table = new Table().AddColumns("id", "title", "variants (--variant NAME)", "runs");
+            foreach (var (id, title, variants) in Catalogue.All)
             {
-                table.AddRow(id, Markup.Escape(title), Catalogue.IsImplemented(id) ? "[green]yes[/]" : "[grey]not yet[/]");
+                table.AddRow(id, Markup.Escape(title), string.Join(", ", variants), Catalogue.IsImplemented(id) ? "[green]yes[/]" : "[grey]not yet[/]");
             }
 
             AnsiConsole.Write(table);

@@ -16,7 +16,8 @@ internal static class RunCommand
         var quick = new Option<bool>("--quick") { Description = "Short phases (each scenario in about 40 s); thresholds keep their margins." };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the JSON report to this file." };
         var report = new Option<DirectoryInfo?>("--report") { Description = "Where run folders go (default: runs/)." };
-        var command = new Command("run", "Run incidents: baseline, broken, fixed; verdicts and a report.") { ids, all, quick, json, report };
+        var variant = new Option<string?>("--variant") { Description = "Which cause of the incident to run (one scenario only; 'firedrill list' shows them). Default: the first." };
+        var command = new Command("run", "Run incidents: baseline, broken, fixed; verdicts and a report.") { ids, all, quick, json, report, variant };
         command.Validators.Add(result =>
         {
             var named = result.GetValue(ids) ?? [];
@@ -27,6 +28,18 @@ internal static class RunCommand
             else if (named.Length > 0 && result.GetValue(all))
             {
                 result.AddError("name scenarios or use --all, not both");
+            }
+
+            if (result.GetValue(variant) is { } name)
+            {
+                if (named.Length != 1)
+                {
+                    result.AddError("--variant goes with exactly one scenario");
+                }
+                else if (Catalogue.All.FirstOrDefault(entry => entry.Id == named[0]) is { } entry && !entry.Variants.Contains(name))
+                {
+                    result.AddError($"{entry.Id} has no variant '{name}'; its variants are {string.Join(", ", entry.Variants)}");
+                }
             }
 
             foreach (var id in named)
@@ -43,12 +56,17 @@ internal static class RunCommand
         });
         command.SetAction((parse, cancellationToken) => LabCommands.Guard(() => RunAsync(
             parse.GetValue(all) ? [.. Catalogue.ImplementedIds] : parse.GetValue(ids)!,
-            parse.GetValue(quick), parse.GetValue(json), parse.GetValue(report), cancellationToken)));
+            parse.GetValue(quick), parse.GetValue(variant), parse.GetValue(json), parse.GetValue(report), cancellationToken)));
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] ids, bool quick, FileInfo? json, DirectoryInfo? reportRoot, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] ids, bool quick, string? variant, FileInfo? json, DirectoryInfo? reportRoot, CancellationToken cancellationToken)
     {
+        if (json is { Directory.Exists: false })
+        {
+            throw new ArgumentException($"--json: the folder {json.DirectoryName} does not exist");
+        }
+
         var folder = LabEnvironment.NewRunFolder(reportRoot?.FullName);
         var defaults = LabEnvironment.FleetDefaults(folder, replicas: 2);
         var runner = new ScenarioRunner(defaults, quick, TimeProvider.System);
@@ -67,22 +85,22 @@ internal static class RunCommand
         foreach (var id in ids)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            reports.Add(await runner.RunAsync(Catalogue.Create(id), cancellationToken));
+            reports.Add(await runner.RunAsync(Catalogue.Create(id, variant), cancellationToken));
         }
 
         var run = new RunInfo(Path.GetFileName(folder), DateTimeOffset.UtcNow, $"{Environment.ProcessorCount} cores",
-            "firedrill run " + string.Join(' ', ids) + (quick ? " --quick" : ""), quick);
+            "firedrill run " + string.Join(' ', ids) + (variant is null ? "" : $" --variant {variant}") + (quick ? " --quick" : ""), quick);
         await ReportWriter.WriteAsync(folder, run, reports, cancellationToken);
         if (json is not null)
         {
             await File.WriteAllTextAsync(json.FullName, ReportWriter.ToJson(reports), cancellationToken);
         }
 
-        var table = new Table().AddColumns("scenario", "verdict", "broken p99 ms", "fixed p99 ms", "checks");
+        var table = new Table().AddColumns("scenario", "variant", "verdict", "broken p99 ms", "fixed p99 ms", "checks");
         foreach (var report in reports)
         {
             var colour = report.Verdict == Verdicts.ReproducedAndFixed ? "green" : "red";
-            table.AddRow(report.Scenario, $"[{colour}]{report.Verdict}[/]",
+            table.AddRow(report.Scenario, report.Variant ?? "", $"[{colour}]{report.Verdict}[/]",
                 P99(report, Phases.Broken), P99(report, Phases.Fixed),
                 Markup.Escape(report.Error ?? $"{report.Checks.Count(c => c.Pass)}/{report.Checks.Count} pass"));
         }

@@ -60,6 +60,15 @@ internal static partial class Markdown
         return $"{fence}{pad}{content}{pad}{fence}";
     }
 
+    /// <summary>A fenced code block holding <paramref name="text"/> verbatim: its fence is longer than any backtick run inside.</summary>
+    public static string CodeBlock(string? text)
+    {
+        var content = (text ?? string.Empty).ReplaceLineEndings("\n").TrimEnd('\n');
+        var longestRun = BacktickRuns().Matches(content).Select(match => match.Length).DefaultIfEmpty(0).Max();
+        var fence = new string('`', Math.Max(3, longestRun + 1));
+        return $"{fence}text\n{content}\n{fence}";
+    }
+
     /// <summary>A table row; every cell must already be Markdown (see <see cref="Inline"/>, <see cref="Code"/>).</summary>
     public static string Row(params IEnumerable<string> cells) => $"| {string.Join(" | ", cells)} |";
 

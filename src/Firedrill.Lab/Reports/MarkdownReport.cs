@@ -20,11 +20,12 @@ internal static class MarkdownReport
         md.Append(CultureInfo.InvariantCulture, $"- **Mode:** {(run.Quick ? "quick (shortened phases: a smoke run, noisier numbers)" : "full")}\n\n");
 
         md.Append("## Results\n\n");
-        md.Append(Markdown.Header("scenario", "title", "verdict", "p99 ms (baseline → broken → fixed)", "error rate % (baseline → broken → fixed)", "key signal (baseline → broken → fixed)")).Append('\n');
+        md.Append(Markdown.Header("scenario", "variant", "title", "verdict", "p99 ms (baseline → broken → fixed)", "error rate % (baseline → broken → fixed)", "key signal (baseline → broken → fixed)")).Append('\n');
         foreach (var report in reports)
         {
             md.Append(Markdown.Row(
                 Markdown.Code(report.Scenario, inTable: true),
+                Markdown.Inline(report.Variant ?? Missing),
                 Markdown.Inline(report.Title),
                 Verdict(report.Verdict),
                 Across(report, phase => Markdown.Number(phase.P99Ms)),
@@ -46,6 +47,11 @@ internal static class MarkdownReport
     {
         md.Append(CultureInfo.InvariantCulture, $"## {Markdown.Inline(report.Scenario)}: {Markdown.Inline(report.Title)}\n\n");
         md.Append(CultureInfo.InvariantCulture, $"**Verdict:** {Verdict(report.Verdict)}\n\n");
+        if (report.Variant is not null)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"**Variant:** {Markdown.Code(report.Variant)}\n\n");
+        }
+
         if (report.Error is not null)
         {
             md.Append(CultureInfo.InvariantCulture, $"**Error:** {Markdown.Paragraph(report.Error)}\n\n");
@@ -54,6 +60,7 @@ internal static class MarkdownReport
         Runbook(md, report.Runbook);
         PhasesTable(md, report);
         Checks(md, report.Checks);
+        Evidence(md, report.Evidence);
 
         if (charts.All.Any())
         {
@@ -65,7 +72,8 @@ internal static class MarkdownReport
 
             if (charts.Signal is not null)
             {
-                md.Append(CultureInfo.InvariantCulture, $"![{Markdown.Inline(report.KeySignal)} over the run]({charts.Signal})\n\n");
+                var names = string.Join(", ", new[] { report.KeySignal }.Concat(report.ChartSignals));
+                md.Append(CultureInfo.InvariantCulture, $"![{Markdown.Inline(names)} over the run]({charts.Signal})\n\n");
             }
         }
     }
@@ -78,6 +86,12 @@ internal static class MarkdownReport
         foreach (var check in runbook.FirstChecks)
         {
             md.Append(CultureInfo.InvariantCulture, $"- **{Markdown.Inline(check.Name)}:** {Markdown.Code(check.PromQl)} — {Markdown.Inline(check.Meaning)}\n");
+            if (check.Values is { } values)
+            {
+                var measured = string.Join(" → ", Phases.All.Select(phase =>
+                    $"{phase} {(values.GetValueOrDefault(phase) is { } value ? Markdown.Number(value) : "no data")}"));
+                md.Append(CultureInfo.InvariantCulture, $"  At the end of each phase: {measured}.\n");
+            }
         }
 
         if (runbook.FirstChecks.Count == 0)
@@ -151,6 +165,22 @@ internal static class MarkdownReport
         }
 
         md.Append('\n');
+    }
+
+    /// <summary>Each piece of evidence as the command, then what it printed, in one fenced block.</summary>
+    private static void Evidence(StringBuilder md, IReadOnlyList<Scenarios.Evidence> evidence)
+    {
+        if (evidence.Count == 0)
+        {
+            return;
+        }
+
+        md.Append("### Evidence\n\n");
+        foreach (var item in evidence)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"**{Markdown.Inline(item.Name)}** ({Markdown.Inline(item.Phase)})\n\n");
+            md.Append(Markdown.CodeBlock($"$ {item.Command}\n{item.Output}")).Append("\n\n");
+        }
     }
 
     private static string Verdict(string verdict)

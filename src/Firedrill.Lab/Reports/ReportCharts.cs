@@ -50,7 +50,7 @@ internal static class ReportCharts
         if (report.KeySignal is { } key && report.Timeline.Any(point => point.Signals.ContainsKey(key)))
         {
             signal = $"{Folder}/{name}-signal.png";
-            using var plot = Signal(report, key);
+            using var plot = Signal(report, [key, .. report.ChartSignals]);
             plot.SavePng(Path.Combine(folder, signal), Width, Height);
         }
 
@@ -77,14 +77,23 @@ internal static class ReportCharts
         return plot;
     }
 
-    private static Plot Signal(ScenarioReport report, string key)
+    private static readonly Color[] SignalColors = [Colors.SeaGreen, Colors.Crimson, Colors.SteelBlue, Colors.DarkOrange, Colors.Purple];
+
+    /// <summary>The key signal (first) and the scenario's other chart signals, on one axis.</summary>
+    private static Plot Signal(ScenarioReport report, IReadOnlyList<string> keys)
     {
-        var plot = NewPlot($"{report.Scenario}: {key}", key);
+        var plot = NewPlot($"{report.Scenario}: {keys[0]}", keys.Count == 1 ? keys[0] : "value");
         var timeline = report.Timeline;
-        Line(plot, timeline, point => point.Signals.TryGetValue(key, out var value) ? value : double.NaN, key, Colors.SeaGreen);
-        var values = timeline.Select(point => point.Signals.TryGetValue(key, out var value) ? value : double.NaN);
-        var bottom = Math.Min(0, values.Where(double.IsFinite).DefaultIfEmpty(0).Min());
-        plot.Axes.SetLimitsY(bottom, Top(values), plot.Axes.Left);
+        var all = new List<double>();
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var key = keys[i];
+            Line(plot, timeline, point => point.Signals.TryGetValue(key, out var value) ? value : double.NaN, key, SignalColors[i % SignalColors.Length]);
+            all.AddRange(timeline.Select(point => point.Signals.TryGetValue(key, out var value) ? value : double.NaN));
+        }
+
+        var bottom = Math.Min(0, all.Where(double.IsFinite).DefaultIfEmpty(0).Min());
+        plot.Axes.SetLimitsY(bottom, Top(all), plot.Axes.Left);
         FinishX(plot, timeline);
         return plot;
     }

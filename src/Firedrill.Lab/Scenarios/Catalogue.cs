@@ -2,26 +2,28 @@ using Firedrill.Lab.Scenarios.Incidents;
 
 namespace Firedrill.Lab.Scenarios;
 
-/// <summary>The fifteen incidents of SCENARIOS.md, and those the lab can run today.</summary>
+/// <summary>The fifteen incidents of SCENARIOS.md with their variants (the default first), and those the lab can run today.</summary>
 public static class Catalogue
 {
-    public static readonly IReadOnlyList<(string Id, string Title)> All =
+    public sealed record Entry(string Id, string Title, IReadOnlyList<string> Variants);
+
+    public static readonly IReadOnlyList<Entry> All =
     [
-        ("slow-in-production", "Fast locally, slow in production"),
-        ("kafka-consumer-lag", "Consumers running, lag keeps growing"),
-        ("db-pool-exhaustion", "Connections run out at peak"),
-        ("autoscaling-no-relief", "More pods, latency still rising"),
-        ("duplicate-payments", "Retries create duplicate charges"),
-        ("duplicate-scheduled-job", "The job runs several times after scaling"),
-        ("slow-downstream-cascade", "One slow dependency takes down the platform"),
-        ("random-500s", "Random errors, infrastructure healthy"),
-        ("shallow-health-checks", "Health is green, users fail"),
-        ("stale-cache", "Cache helps, then serves stale data"),
-        ("uncorrelated-logs", "Logs everywhere, no request story"),
-        ("memory-growth", "Memory climbs after every deployment"),
-        ("gateway-only-failures", "Works in staging, fails behind the gateway"),
-        ("thread-pool-starvation", "Pools exhausted, CPU stable"),
-        ("breaker-cascade", "Circuit breakers on, cascades anyway"),
+        new("slow-in-production", "Fast locally, slow in production", ["missing-index", "n-plus-one", "small-pool"]),
+        new("kafka-consumer-lag", "Consumers running, lag keeps growing", ["slow-handler", "hot-partition", "idle-consumers", "rebalance-storm"]),
+        new("db-pool-exhaustion", "Connections run out at peak", ["held-across-call", "leak-on-error"]),
+        new("autoscaling-no-relief", "More pods, latency still rising", ["hot-row", "cold-replicas"]),
+        new("duplicate-payments", "Retries create duplicate charges", ["late-answer", "gateway-504"]),
+        new("duplicate-scheduled-job", "The job runs several times after scaling", ["no-lock", "lock-released-early", "lease-never-expires"]),
+        new("slow-downstream-cascade", "One slow dependency takes down the platform", ["no-timeout", "timeout-too-long"]),
+        new("random-500s", "Random errors, infrastructure healthy", ["shared-state", "bad-record", "unhandled-downstream"]),
+        new("shallow-health-checks", "Health is green, users fail", ["lost-database", "lost-redis", "deep-liveness"]),
+        new("stale-cache", "Cache helps, then serves stale data", ["no-broadcast", "bypassed-invalidation"]),
+        new("uncorrelated-logs", "Logs everywhere, no request story", ["dropped-context", "no-kafka-propagation", "free-text-logs"]),
+        new("memory-growth", "Memory climbs after every deployment", ["unbounded-cache", "undisposed-subscription"]),
+        new("gateway-only-failures", "Works in staging, fails behind the gateway", ["header-too-large", "body-too-large", "gateway-timeout", "stripped-header", "shared-rate-limit", "path-rewrite"]),
+        new("thread-pool-starvation", "Pools exhausted, CPU stable", ["sync-over-async", "blocking-background-work"]),
+        new("breaker-cascade", "Circuit breakers on, cascades anyway", ["timeout-outside-breaker", "retry-storm", "expensive-fallback", "shared-pool"]),
     ];
 
     private static readonly Dictionary<string, Func<Scenario>> Implemented = new(StringComparer.Ordinal)
@@ -36,6 +38,7 @@ public static class Catalogue
 
     public static IEnumerable<string> ImplementedIds => All.Select(entry => entry.Id).Where(IsImplemented);
 
-    public static Scenario Create(string id) =>
-        Implemented.TryGetValue(id, out var create) ? create() : throw new ArgumentException($"scenario '{id}' is not implemented yet");
+    /// <summary>The scenario, running <paramref name="variant"/> (null: the default); an unknown variant names the valid ones.</summary>
+    public static Scenario Create(string id, string? variant = null) =>
+        Implemented.TryGetValue(id, out var create) ? create().Select(variant) : throw new ArgumentException($"scenario '{id}' is not implemented yet");
 }

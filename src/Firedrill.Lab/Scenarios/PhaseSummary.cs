@@ -23,14 +23,17 @@ internal static class PhaseSummary
     }
 
     /// <summary>The phase's seconds, shifted to start at <paramref name="offset"/> seconds into the run.</summary>
-    public static IEnumerable<TimelinePoint> ToTimeline(PhaseRun run, string phase, double offset, IReadOnlyDictionary<double, double>? keySignal, string? keySignalName) =>
+    public static IEnumerable<TimelinePoint> ToTimeline(PhaseRun run, string phase, double offset, IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>> series) =>
         run.Load.Timeline.Select(second =>
         {
             var at = offset + second.Second;
             var signals = new Dictionary<string, double>();
-            if (keySignalName is not null && keySignal is not null && keySignal.TryGetValue(Math.Floor(at), out var value))
+            foreach (var (name, points) in series)
             {
-                signals[keySignalName] = value;
+                if (points.TryGetValue(Math.Floor(at), out var value))
+                {
+                    signals[name] = value;
+                }
             }
 
             return new TimelinePoint(at, phase, second.Requests, Math.Round(second.P50Ms, 2), Math.Round(second.P99Ms, 2),

@@ -16,10 +16,35 @@ public abstract class Scenario
 
     public abstract string Title { get; }
 
+    /// <summary>The incident's variants (SCENARIOS.md), the default first.</summary>
+    public abstract IReadOnlyList<ScenarioVariant> Variants { get; }
+
+    /// <summary>The variant this instance runs; the default until <see cref="Select"/> picks another.</summary>
+    public ScenarioVariant Variant => _variant ??= Variants[0];
+
+    /// <summary>The runbook of the variant that runs: symptom → first checks → root cause → fix.</summary>
     public abstract Runbook Runbook { get; }
 
     /// <summary>The signal charted beside latency: a name and the PromQL that reads it over time.</summary>
     public virtual SignalQuery? KeySignal => null;
+
+    /// <summary>More series for the key signal's chart (same axis), e.g. the harm beside the throughput.</summary>
+    public virtual IReadOnlyList<SignalQuery> ChartSignals => [];
+
+    private ScenarioVariant? _variant;
+
+    /// <summary>Picks a variant by name; an unknown name is an <see cref="ArgumentException"/> listing the valid ones.</summary>
+    public Scenario Select(string? variant)
+    {
+        if (variant is null)
+        {
+            return this;
+        }
+
+        _variant = Variants.FirstOrDefault(v => v.Name == variant)
+            ?? throw new ArgumentException($"{Id} has no variant '{variant}'; its variants are {string.Join(", ", Variants.Select(v => v.Name))}");
+        return this;
+    }
 
     /// <summary>The fleet this scenario runs on, starting from the lab's defaults.</summary>
     public virtual FleetOptions Fleet(FleetOptions defaults) => defaults;
@@ -61,6 +86,21 @@ public abstract class Scenario
 /// <summary>What a phase measured: the load's own view (latency from the client) and the signals.</summary>
 public sealed record PhaseRun(LoadResult Load, IReadOnlyDictionary<string, double> Signals);
 
+/// <summary>
+/// A scenario whose variants are records of <typeparamref name="TVariant"/>: its code reads the
+/// chosen variant's fields (<see cref="Chosen"/>) where the variants differ.
+/// </summary>
+public abstract class Scenario<TVariant> : Scenario
+    where TVariant : ScenarioVariant
+{
+    public sealed override IReadOnlyList<ScenarioVariant> Variants => TypedVariants;
+
+    /// <summary>The variants, the default first.</summary>
+    protected abstract IReadOnlyList<TVariant> TypedVariants { get; }
+
+    protected TVariant Chosen => (TVariant)Variant;
+}
+
 /// <summary>Everything a scenario may use while it runs.</summary>
 public sealed class ScenarioContext
 {
@@ -75,10 +115,31 @@ public sealed class ScenarioContext
 
     public IProgress<LoadProgress>? Progress { get; init; }
 
+    /// <summary>Captures evidence (psql, curl, dotnet-stack...) into the report.</summary>
+    public required EvidenceCapture Evidence { get; init; }
+
     /// <summary>State a scenario keeps between its phases (orders created in setup, say).</summary>
     public Dictionary<string, object> Items { get; } = [];
 
     public TimeSpan Duration(TimeSpan normal, TimeSpan quick) => Quick ? quick : normal;
+
+    /// <summary>
+    /// Starts <paramref name="capture"/> after <paramref name="delay"/>, while the phase's load goes
+    /// on (evidence of a broken phase must be taken while it is broken); await the task after the
+    /// load. A capture that fails becomes evidence of its failure, never the scenario's error.
+    /// </summary>
+    public async Task CaptureDuringAsync(TimeSpan delay, Func<CancellationToken, Task> capture, CancellationToken cancellationToken)
+    {
+        await Task.Delay(delay, Time, cancellationToken);
+        try
+        {
+            await capture(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Evidence.Add("capture failed", "-", "(the lab's own capture)", $"{ex.GetType().Name}: {ex.Message}");
+        }
+    }
 
     /// <summary>A client through the gateway (the production path): no retries, the timeout explicit.</summary>
     public HttpClient GatewayClient(TimeSpan timeout)

@@ -9,6 +9,9 @@ public sealed record ScenarioReport
 
     [JsonPropertyName("title")] public required string Title { get; init; }
 
+    /// <summary>The variant that ran (SCENARIOS.md), the default when none was asked for.</summary>
+    [JsonPropertyName("variant")] public string? Variant { get; init; }
+
     /// <summary>One of <see cref="Verdicts"/>.</summary>
     [JsonPropertyName("verdict")] public required string Verdict { get; init; }
 
@@ -19,11 +22,17 @@ public sealed record ScenarioReport
 
     [JsonPropertyName("runbook")] public required Runbook Runbook { get; init; }
 
+    /// <summary>What an engineer would capture by hand, with the command that captured it.</summary>
+    [JsonPropertyName("evidence")] public IReadOnlyList<Evidence> Evidence { get; init; } = [];
+
     /// <summary>Per-second points across the three phases, for the charts.</summary>
     [JsonPropertyName("timeline")] public IReadOnlyList<TimelinePoint> Timeline { get; init; } = [];
 
     /// <summary>The signal the charts plot beside latency (a key of <see cref="TimelinePoint.Signals"/>).</summary>
     [JsonPropertyName("key_signal")] public string? KeySignal { get; init; }
+
+    /// <summary>More series drawn on the key signal's chart (keys of <see cref="TimelinePoint.Signals"/>).</summary>
+    [JsonPropertyName("chart_signals")] public IReadOnlyList<string> ChartSignals { get; init; } = [];
 
     /// <summary>Why the verdict is <c>error</c>, if it is.</summary>
     [JsonPropertyName("error")] public string? Error { get; init; }
@@ -80,11 +89,25 @@ public sealed record Runbook(
     [property: JsonPropertyName("root_cause")] string RootCause,
     [property: JsonPropertyName("fix")] string Fix);
 
-/// <summary>A signal as a PromQL query a user can paste into Prometheus, and what it shows.</summary>
+/// <summary>
+/// A signal as a PromQL query a user can paste into Prometheus, and what it shows. In a report,
+/// a runbook's first check also carries the query's value at the end of each phase, so a query
+/// that matches nothing shows as null rather than passing unnoticed.
+/// </summary>
 public sealed record SignalQuery(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("promql")] string PromQl,
-    [property: JsonPropertyName("meaning")] string Meaning);
+    [property: JsonPropertyName("meaning")] string Meaning)
+{
+    [JsonPropertyName("values")] public IReadOnlyDictionary<string, double?>? Values { get; init; }
+}
+
+/// <summary>One piece of evidence: the command a user would type and what it printed.</summary>
+public sealed record Evidence(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("phase")] string Phase,
+    [property: JsonPropertyName("command")] string Command,
+    [property: JsonPropertyName("output")] string Output);
 
 /// <summary>One second of the run: client-side latency and errors, and the scenario's signals.</summary>
 public sealed record TimelinePoint(

@@ -18,6 +18,8 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
     {
         var phases = new Dictionary<string, PhaseResult>();
         var timeline = new List<TimelinePoint>();
+        var values = new Dictionary<string, Dictionary<string, double?>>();
+        EvidenceCapture? evidence = null;
         try
         {
             var options = scenario.Fleet(fleetDefaults with { RunFolder = Path.Combine(fleetDefaults.RunFolder, scenario.Id) });
@@ -33,7 +35,9 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
                 Quick = quick,
                 Time = time,
                 Progress = new Progress<LoadProgress>(progress => Progress?.Invoke(scenario.Id, "load", progress)),
+                Evidence = new EvidenceCapture(fleet.DatabaseConnection, options.RunFolder),
             };
+            evidence = context.Evidence;
 
             Report(scenario, "setup");
             await scenario.SetupAsync(context, cancellationToken);
@@ -47,23 +51,63 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
                 Report(scenario, phase);
                 await scenario.ApplyAsync(context, phase, cancellationToken);
                 var run = await scenario.DriveAsync(context, phase, cancellationToken);
+                run = await AtPhaseEndAsync(scenario, context, phase, run, values, cancellationToken);
                 phases[phase] = PhaseSummary.ToPhaseResult(run);
                 runs.Add((phase, run, offset));
                 offset += Math.Ceiling(run.Load.Elapsed.TotalSeconds);
             }
 
-            var keySignal = await KeySignalAsync(scenario, context, runStart, cancellationToken);
+            var series = await ChartSeriesAsync(scenario, context, runStart, cancellationToken);
             foreach (var (phase, run, start) in runs)
             {
-                timeline.AddRange(PhaseSummary.ToTimeline(run, phase, start, keySignal, scenario.KeySignal?.Name));
+                timeline.AddRange(PhaseSummary.ToTimeline(run, phase, start, series));
             }
 
             var checks = scenario.Check(phases);
-            return Build(scenario, Verdict.From(checks), phases, checks, timeline, error: null);
+            return Build(scenario, Verdict.From(checks), phases, checks, timeline, values, evidence, error: null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return Build(scenario, Verdicts.Error, phases, [], timeline, ex.Message);
+            return Build(scenario, Verdicts.Error, phases, [], timeline, values, evidence, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The end of a phase: every runbook first check's value (null when the query matches nothing
+    /// or fails, so a dead query shows in the report), and the key signal's value as a phase
+    /// signal unless the scenario measured it itself.
+    /// </summary>
+    private static async Task<PhaseRun> AtPhaseEndAsync(Scenario scenario, ScenarioContext context, string phase, PhaseRun run,
+        Dictionary<string, Dictionary<string, double?>> values, CancellationToken cancellationToken)
+    {
+        foreach (var check in scenario.Runbook.FirstChecks)
+        {
+            if (!values.TryGetValue(check.Name, out var byPhase))
+            {
+                values[check.Name] = byPhase = [];
+            }
+
+            byPhase[phase] = await TryQueryAsync(context, check.PromQl, cancellationToken);
+        }
+
+        if (scenario.KeySignal is not { } key || run.Signals.ContainsKey(key.Name)
+            || await TryQueryAsync(context, key.PromQl, cancellationToken) is not { } value)
+        {
+            return run;
+        }
+
+        return run with { Signals = new Dictionary<string, double>(run.Signals) { [key.Name] = Math.Round(value, 3) } };
+    }
+
+    private static async Task<double?> TryQueryAsync(ScenarioContext context, string promql, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await context.Prometheus.QueryScalarAsync(promql, null, cancellationToken) is { } value ? Math.Round(value, 4) : null;
+        }
+        catch (Exception ex) when (ex is PromQlException or HttpRequestException)
+        {
+            return null;
         }
     }
 
@@ -82,33 +126,47 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
         }
     }
 
-    /// <summary>The key signal over the whole run, one value per second since the baseline began.</summary>
-    private async Task<IReadOnlyDictionary<double, double>?> KeySignalAsync(Scenario scenario, ScenarioContext context, DateTimeOffset runStart, CancellationToken cancellationToken)
+    /// <summary>The key signal and the scenario's other chart signals over the whole run, one value per second since the baseline began.</summary>
+    private async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>>> ChartSeriesAsync(
+        Scenario scenario, ScenarioContext context, DateTimeOffset runStart, CancellationToken cancellationToken)
     {
-        if (scenario.KeySignal is not { } signal)
+        var series = new Dictionary<string, IReadOnlyDictionary<double, double>>();
+        foreach (var signal in new[] { scenario.KeySignal }.OfType<SignalQuery>().Concat(scenario.ChartSignals))
         {
-            return null;
+            var points = await context.Prometheus.QueryRangeAsync(signal.PromQl, runStart, time.GetUtcNow(), TimeSpan.FromSeconds(1), cancellationToken);
+            series[signal.Name] = points.GroupBy(point => Math.Floor((point.At - runStart).TotalSeconds))
+                .ToDictionary(group => group.Key, group => Math.Round(group.Last().Value, 3));
         }
 
-        var points = await context.Prometheus.QueryRangeAsync(signal.PromQl, runStart, time.GetUtcNow(), TimeSpan.FromSeconds(1), cancellationToken);
-        return points.GroupBy(point => Math.Floor((point.At - runStart).TotalSeconds))
-            .ToDictionary(group => group.Key, group => Math.Round(group.Last().Value, 3));
+        return series;
     }
 
     private void Report(Scenario scenario, string step) => Progress?.Invoke(scenario.Id, step, null);
 
     private static ScenarioReport Build(Scenario scenario, string verdict, Dictionary<string, PhaseResult> phases, IReadOnlyList<CheckResult> checks,
-        List<TimelinePoint> timeline, string? error) =>
-        new()
+        List<TimelinePoint> timeline, Dictionary<string, Dictionary<string, double?>> values, EvidenceCapture? evidence, string? error)
+    {
+        var runbook = scenario.Runbook;
+        return new()
         {
             Scenario = scenario.Id,
             Title = scenario.Title,
+            Variant = scenario.Variant.Name,
             Verdict = verdict,
             Phases = phases,
             Checks = checks,
-            Runbook = scenario.Runbook,
+            Runbook = runbook with
+            {
+                FirstChecks = runbook.FirstChecks.Select(check => check with
+                {
+                    Values = Phases.All.ToDictionary(phase => phase, phase => values.GetValueOrDefault(check.Name)?.GetValueOrDefault(phase)),
+                }).ToList(),
+            },
+            Evidence = evidence?.Items ?? [],
             Timeline = timeline,
             KeySignal = scenario.KeySignal?.Name,
+            ChartSignals = scenario.ChartSignals.Select(signal => signal.Name).ToList(),
             Error = error,
         };
+    }
 }

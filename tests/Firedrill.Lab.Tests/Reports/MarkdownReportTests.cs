@@ -23,8 +23,8 @@ public sealed class MarkdownReportTests
     [Fact]
     public void Render_Results_OneRowPerScenarioWithVerdictAndKeyNumbers()
     {
-        Assert.Contains("| `pool-exhaustion` | Connection pool exhausted | ✓ reproduced-and-fixed | 31 → 2,400 → 35 | 0 → 12 → 0.1 | pool\\_waiting: 0 → 38 → 0 |", _markdown, StringComparison.Ordinal);
-        Assert.Contains("| `kafka-lag` | Consumer lag | ⚠ error |", _markdown, StringComparison.Ordinal);
+        Assert.Contains("| `pool-exhaustion` | held-across-call | Connection pool exhausted | ✓ reproduced-and-fixed | 31 → 2,400 → 35 | 0 → 12 → 0.1 | pool\\_waiting: 0 → 38 → 0 |", _markdown, StringComparison.Ordinal);
+        Assert.Contains("| `kafka-lag` | – | Consumer lag | ⚠ error |", _markdown, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -35,6 +35,9 @@ public sealed class MarkdownReportTests
         Assert.Contains("| requests waiting for a connection | broken | `> 5` | 38 | ✓ |", _markdown, StringComparison.Ordinal);
         Assert.Contains("| p99 back under 100 ms | fixed | `< 100` | 35 | ✓ |", _markdown, StringComparison.Ordinal);
         Assert.Contains("- **pool wait:** `sum(npgsql_connections_pending{state=~\"wait|queued\"})` — requests queued for a connection", _markdown, StringComparison.Ordinal);
+        Assert.Contains("  At the end of each phase: baseline 0 → broken 38 → fixed no data.", _markdown, StringComparison.Ordinal);
+        Assert.Contains("**Variant:** `held-across-call`", _markdown, StringComparison.Ordinal);
+        Assert.Contains("### Evidence\n\n**Sessions idle in transaction** (broken)\n\n```text\n$ psql -d shop -c 'SELECT state, count(*) FROM pg_stat_activity GROUP BY state'\n state | count\n", _markdown, StringComparison.Ordinal);
         Assert.Contains("| broken | 10 | 1,800 | 180 | 900 | 1,900 | 2,400 | 12 |", _markdown, StringComparison.Ordinal);
         Assert.Contains("| busy\\_connections | 3 | 10 | 3 |", _markdown, StringComparison.Ordinal);
         Assert.Contains("No phase ran.", _markdown, StringComparison.Ordinal);

@@ -14,7 +14,13 @@ public sealed class ReportJsonTests
 
         Assert.Equal(JsonValueKind.Object, root.ValueKind);
         // DESIGN.md's contract, plus the model's extra fields; "error" is absent when there is none.
-        Assert.Equal(["checks", "key_signal", "phases", "runbook", "scenario", "timeline", "title", "verdict"], Keys(root));
+        Assert.Equal(["chart_signals", "checks", "evidence", "key_signal", "phases", "runbook", "scenario", "timeline", "title", "variant", "verdict"], Keys(root));
+        Assert.Equal("held-across-call", root.GetProperty("variant").GetString());
+        var evidence = root.GetProperty("evidence")[0];
+        Assert.Equal(["command", "name", "output", "phase"], Keys(evidence));
+        var values = root.GetProperty("runbook").GetProperty("first_checks")[0].GetProperty("values");
+        Assert.Equal(38, values.GetProperty(Phases.Broken).GetDouble());
+        Assert.Equal(JsonValueKind.Null, values.GetProperty(Phases.Fixed).ValueKind);
         Assert.Equal("pool-exhaustion", root.GetProperty("scenario").GetString());
         Assert.Equal(Verdicts.ReproducedAndFixed, root.GetProperty("verdict").GetString());
         Assert.Equal([Phases.Baseline, Phases.Broken, Phases.Fixed], root.GetProperty("phases").EnumerateObject().Select(phase => phase.Name));

@@ -15,6 +15,7 @@ internal static class SampleReports
     {
         Scenario = "pool-exhaustion",
         Title = "Connection pool exhausted",
+        Variant = "held-across-call",
         Verdict = Verdicts.ReproducedAndFixed,
         Phases = new Dictionary<string, PhaseResult>
         {
@@ -30,11 +31,19 @@ internal static class SampleReports
         Runbook = new Runbook(
             PipedSymptom,
             [
-                new SignalQuery("pool wait", "sum(npgsql_connections_pending{state=~\"wait|queued\"})", "requests queued for a connection"),
+                new SignalQuery("pool wait", "sum(npgsql_connections_pending{state=~\"wait|queued\"})", "requests queued for a connection")
+                {
+                    Values = new Dictionary<string, double?> { [Phases.Baseline] = 0, [Phases.Broken] = 38, [Phases.Fixed] = null },
+                },
                 new SignalQuery("busy connections", "max(npgsql_connections_busy)", "at the pool's maximum"),
             ],
             "Payments hold a connection across the remote call.",
             "Release the connection before calling out; size the pool for the database."),
+        Evidence =
+        [
+            new Evidence("Sessions idle in transaction", Phases.Broken, "psql -d shop -c 'SELECT state, count(*) FROM pg_stat_activity GROUP BY state'",
+                " state | count\n-------+------\n idle in transaction | 10\n(1 row)"),
+        ],
         Timeline = Timeline(),
         KeySignal = PoolSignal,
     };

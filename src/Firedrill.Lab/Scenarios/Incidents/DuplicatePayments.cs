@@ -16,12 +16,26 @@ namespace Firedrill.Lab.Scenarios.Incidents;
 /// client gave up. Without idempotency, each retry charges again; with the Idempotency-Key path,
 /// the retry gets the first answer replayed.
 /// </summary>
-internal sealed class DuplicatePayments : Scenario
+internal sealed class DuplicatePayments : Scenario<DuplicatePayments.Cause>
 {
+    /// <summary>
+    /// A variant: who gives up on the slow answer. The client's own timeout, or the gateway's
+    /// (null: the gateway's default 30 s), after which the gateway answers 504 and the client retries.
+    /// </summary>
+    internal sealed record Cause(string Name, string Summary, TimeSpan ClientTimeout, TimeSpan? GatewayTimeout) : ScenarioVariant(Name, Summary);
+
     private const string OrdersKey = "orders";
     private const int Payers = 6;
     private const int MaxAttempts = 4;
-    private static readonly TimeSpan ClientTimeout = TimeSpan.FromMilliseconds(500);
+
+    protected override IReadOnlyList<Cause> TypedVariants { get; } =
+    [
+        new("late-answer", "the answer arrives after the client's 500 ms timeout; the client retries", TimeSpan.FromMilliseconds(500), null),
+        new("gateway-504", "the gateway gives up after 400 ms and answers 504 after the shop committed; the client retries on 504",
+            TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(400)),
+    ];
+
+    private TimeSpan ClientTimeout => Chosen.ClientTimeout;
 
     public override string Id => "duplicate-payments";
 
@@ -47,6 +61,9 @@ internal sealed class DuplicatePayments : Scenario
     public override FleetOptions Fleet(FleetOptions defaults) => defaults with
     {
         Replicas = 2,
+        GatewaySettings = Chosen.GatewayTimeout is { } gatewayTimeout
+            ? new Dictionary<string, string>(defaults.GatewaySettings) { ["Gateway:RequestTimeout"] = gatewayTimeout.ToString("c", CultureInfo.InvariantCulture) }
+            : defaults.GatewaySettings,
         ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
         {
             ["Payments:ConfirmWithInventoryAfterCommit"] = "true",
@@ -136,7 +153,7 @@ internal sealed class DuplicatePayments : Scenario
         return new PhaseRun(load, signals);
     }
 
-    private static async Task<HttpStatusCode?> PayOnceAsync(HttpClient client, AttemptRecorder recorder, string key, string body, CancellationToken cancellationToken)
+    private async Task<HttpStatusCode?> PayOnceAsync(HttpClient client, AttemptRecorder recorder, string key, string body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/payments") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.Add("Idempotency-Key", key);

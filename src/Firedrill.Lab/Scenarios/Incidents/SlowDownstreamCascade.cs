@@ -11,8 +11,11 @@ namespace Firedrill.Lab.Scenarios.Incidents;
 /// never call inventory — queue behind them. The fix bounds the dependency: attempt and total
 /// timeouts, a circuit breaker with the "unknown" fallback, and a bulkhead of its own.
 /// </summary>
-internal sealed class SlowDownstreamCascade : Scenario
+internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cause>
 {
+    /// <summary>A variant: the inventory client's timeout as shipped (zero: none).</summary>
+    internal sealed record Cause(string Name, string Summary, TimeSpan ShippedTimeout) : ScenarioVariant(Name, Summary);
+
     private const string Catalog = "catalog";
     private const string Availability = "availability";
     private const double Rate = 40;
@@ -21,6 +24,12 @@ internal sealed class SlowDownstreamCascade : Scenario
     public override string Id => "slow-downstream-cascade";
 
     public override string Title => "One slow dependency takes down the platform";
+
+    protected override IReadOnlyList<Cause> TypedVariants { get; } =
+    [
+        new("no-timeout", "the inventory client has no timeout at all", TimeSpan.Zero),
+        new("timeout-too-long", "a 30 s timeout: it looks guarded, but no caller waits that long", TimeSpan.FromSeconds(30)),
+    ];
 
     public override SignalQuery KeySignal => new(
         "shop requests in flight", """sum(http_server_active_requests{service=~"shop-.*"})""",
@@ -36,7 +45,10 @@ internal sealed class SlowDownstreamCascade : Scenario
                 "Calls to inventory take seconds and nothing cuts them short: no timeout."),
             new("Dependency in flight", """sum(firedrill_inventory_in_flight)""", "The inventory service is serving slow calls, one per waiting shop request."),
         ],
-        "The inventory client has no timeout and no bulkhead, and every endpoint shares one in-flight limit (Http:MaxConcurrentRequests). Slow inventory calls occupy the shared slots for seconds each, so every other request waits in the same queue.",
+        (Chosen.ShippedTimeout == TimeSpan.Zero
+            ? "The inventory client has no timeout (InventoryClient:AttemptTimeout and TotalTimeout are 00:00:00)"
+            : $"The inventory client's timeout is {Chosen.ShippedTimeout.TotalSeconds:0} s (InventoryClient:AttemptTimeout and TotalTimeout): longer than any caller waits, so it never fires before the caller has given up")
+        + ", there is no bulkhead, and every endpoint shares one in-flight limit (Http:MaxConcurrentRequests, Firedrill.Shop/Http/SharedRequestLimit.cs). Slow inventory calls occupy the shared slots for seconds each, so every other request waits in the same queue.",
         "Bound the dependency: attempt and total timeouts inside a circuit breaker, a fallback (availability \"unknown\") where a degraded answer is acceptable, and a bulkhead (InventoryClient:MaxConcurrentCalls) so inventory calls can never take more than their share of the shop's capacity.");
 
     public override FleetOptions Fleet(FleetOptions defaults) => defaults with
@@ -46,8 +58,8 @@ internal sealed class SlowDownstreamCascade : Scenario
         {
             // As shipped in this incident: one shared limit, an unguarded client.
             ["Http:MaxConcurrentRequests"] = "16",
-            ["InventoryClient:TotalTimeout"] = "00:00:00",
-            ["InventoryClient:AttemptTimeout"] = "00:00:00",
+            ["InventoryClient:TotalTimeout"] = Chosen.ShippedTimeout.ToString("c", CultureInfo.InvariantCulture),
+            ["InventoryClient:AttemptTimeout"] = Chosen.ShippedTimeout.ToString("c", CultureInfo.InvariantCulture),
             ["InventoryClient:MaxRetries"] = "0",
             ["InventoryClient:CircuitBreakerEnabled"] = "false",
             ["InventoryClient:MaxConcurrentCalls"] = "0",
@@ -85,6 +97,9 @@ internal sealed class SlowDownstreamCascade : Scenario
             : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10));
         using var client = context.GatewayClient(RequestTimeout);
         var started = context.Time.GetUtcNow();
+        // What an engineer looks at while it happens: requests piling up inside the shop, and how
+        // long its calls to inventory take, straight from the replica's /metrics.
+        var evidence = phase == Phases.Baseline ? Task.CompletedTask : context.CaptureDuringAsync(duration * 0.7, token => CaptureAsync(context, phase, token), cancellationToken);
         var load = await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
         {
             Model = LoadModel.Open,
@@ -97,6 +112,7 @@ internal sealed class SlowDownstreamCascade : Scenario
                 new RequestTemplate(Availability, 1, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{Product(sequence)}/availability")),
             ],
         }, context.Progress, cancellationToken);
+        await evidence;
 
         var window = Math.Max(2, (int)Math.Ceiling((context.Time.GetUtcNow() - started).TotalSeconds));
         var signals = new Dictionary<string, double>
@@ -127,6 +143,17 @@ internal sealed class SlowDownstreamCascade : Scenario
             Verdict.AtMost("availability p99 (ms)", Phases.Fixed, fix["availability_p99_ms"], 1000),
             Verdict.Above("availability fallback answers", Phases.Fixed, fix["fallback_answers"], 0),
         ];
+    }
+
+    private static async Task CaptureAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
+    {
+        var shop = context.Fleet.Shops[0].Address;
+        await context.Evidence.ShellAsync("Requests in flight and calls to inventory, from the replica's /metrics", phase,
+            $"curl -s {shop}metrics | grep -E '^(http_server_active_requests|http_client_request_duration_seconds_(sum|count))'",
+            cancellationToken: cancellationToken);
+        await context.Evidence.ShellAsync("Calls the inventory service is serving right now", phase,
+            $"curl -s {context.Fleet.Inventory.Address}metrics | grep -E '^firedrill_inventory_(in_flight|queued)'",
+            cancellationToken: cancellationToken);
     }
 
     /// <summary>Spreads reads over the catalogue, deterministically.</summary>
