@@ -10,6 +10,7 @@ internal sealed class ShopMetrics
     private readonly Counter<long> _cacheRequests;
     private readonly Counter<long> _idempotency;
     private readonly Counter<long> _inventoryFallbacks;
+    private readonly Counter<long> _paymentsWritten;
 
     public ShopMetrics(IMeterFactory meters)
     {
@@ -17,6 +18,8 @@ internal sealed class ShopMetrics
         _cacheRequests = meter.CreateCounter<long>("firedrill.cache.requests", "{request}", "Product cache look-ups by result (hit or miss).");
         _inventoryFallbacks = meter.CreateCounter<long>("firedrill.inventory.fallbacks", "{answer}", "Availability answers degraded to \"unknown\" because inventory failed, by failure.");
         _idempotency = meter.CreateCounter<long>("firedrill.payments.idempotency", "{request}", "Payment requests by idempotency outcome.");
+        _paymentsWritten = meter.CreateCounter<long>("firedrill.payments.written", "{payment}",
+            "Payments committed, by charge: first for its order, or duplicate (the order was already paid when it was written).");
     }
 
     public void CacheLookup(bool hit) =>
@@ -24,6 +27,9 @@ internal sealed class ShopMetrics
 
     public void InventoryFallback(string failure) =>
         _inventoryFallbacks.Add(1, new KeyValuePair<string, object?>("failure", failure));
+
+    public void PaymentWritten(bool duplicate) =>
+        _paymentsWritten.Add(1, new KeyValuePair<string, object?>("charge", duplicate ? "duplicate" : "first"));
 
     public void Idempotency(IdempotencyOutcome outcome) =>
         _idempotency.Add(1, new KeyValuePair<string, object?>("outcome", outcome switch
