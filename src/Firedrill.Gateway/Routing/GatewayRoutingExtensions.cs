@@ -19,6 +19,7 @@ public static class GatewayRoutingExtensions
     public static WebApplicationBuilder AddGatewayRouting(this WebApplicationBuilder builder)
     {
         builder.Services.AddRuntimeOptions<ProxyDestinationsOptions, ProxyDestinationsValidator>(ProxyDestinationsOptions.SectionName);
+        builder.Services.AddSingleton<IConfigurationCheck, ProxyConfigCheck>();
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection(ProxyDestinationsOptions.SectionName))
             // In code rather than configuration, so no override can turn it off: the lab's token
