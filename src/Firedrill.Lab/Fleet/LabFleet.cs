@@ -21,6 +21,9 @@ public sealed record FleetOptions
     public IReadOnlyDictionary<string, string> InventorySettings { get; init; } = new Dictionary<string, string>();
 
     public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
+    public PortPlan? Ports { get; init; }
 }
 
 /// <summary>
@@ -33,11 +36,13 @@ public sealed class LabFleet : IAsyncDisposable
     private readonly FleetOptions _options;
     private readonly List<ServiceProcess> _shops = [];
     private readonly KafkaHost? _kafka;
+    private readonly HashSet<int> _claimedPorts = [];
+    private readonly IProgress<string>? _notes;
     private int _nextReplica = 1;
 
-    private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token)
+    private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token, IProgress<string>? notes)
     {
-        (_options, Database, DatabaseConnection, _kafka, KafkaBootstrapServers, Token) = (options, database, databaseConnection, kafka, bootstrap, token);
+        (_options, Database, DatabaseConnection, _kafka, KafkaBootstrapServers, Token, _notes) = (options, database, databaseConnection, kafka, bootstrap, token, notes);
         Logs = Path.Combine(options.RunFolder, "logs");
     }
 
@@ -79,11 +84,11 @@ public sealed class LabFleet : IAsyncDisposable
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;
         var fleet = new LabFleet(options, database, new NpgsqlConnectionStringBuilder(options.PostgresAdmin) { Database = database }.ConnectionString,
-            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()));
+            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
         try
         {
             progress?.Report("inventory");
-            fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings);
+            fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings, options.Ports?.Inventory);
             await fleet.Inventory.WaitReadyAsync(cancellationToken);
 
             // The first replica migrates and seeds the database; the others start once it is ready.
@@ -102,7 +107,7 @@ public sealed class LabFleet : IAsyncDisposable
             }
 
             // The appsettings default destination (r1 = :5080) is replaced by the fleet's own.
-            fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings);
+            fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings, options.Ports?.Gateway);
             await fleet.Gateway.WaitReadyAsync(cancellationToken);
             return fleet;
         }
@@ -116,7 +121,8 @@ public sealed class LabFleet : IAsyncDisposable
     /// <summary>Starts one more replica, waits for it, and (by default) puts it behind the gateway.</summary>
     public async Task<ServiceProcess> AddReplicaAsync(CancellationToken cancellationToken, bool updateGateway = true)
     {
-        var name = $"shop-{_nextReplica++}";
+        var number = _nextReplica++;
+        var name = $"shop-{number}";
         var settings = new Dictionary<string, string>(_options.ShopSettings)
         {
             ["ConnectionStrings:Postgres"] = DatabaseConnection,
@@ -124,7 +130,7 @@ public sealed class LabFleet : IAsyncDisposable
             ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
             ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
         };
-        var shop = Launch(name, "Firedrill.Shop", settings);
+        var shop = Launch(name, "Firedrill.Shop", settings, _options.Ports?.FirstReplica + number - 1);
         lock (_shops)
         {
             _shops.Add(shop);
@@ -191,8 +197,16 @@ public sealed class LabFleet : IAsyncDisposable
 
     private static string DestinationKey(string replica) => $"ReverseProxy:Clusters:shop:Destinations:{replica}:Address";
 
-    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings) =>
-        ServiceProcess.Start(name, project, Logs, Token, settings);
+    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings, int? preferredPort = null)
+    {
+        int? port;
+        lock (_claimedPorts)
+        {
+            port = preferredPort is { } preferred ? LoopbackPorts.Claim(preferred, name, _claimedPorts, _notes) : null;
+        }
+
+        return ServiceProcess.Start(name, project, Logs, Token, settings, port);
+    }
 
     public async ValueTask DisposeAsync()
     {
