@@ -83,6 +83,7 @@ internal static class UpCommand
         table.AddRow("prometheus", prometheus.Address.ToString(), "every service's /metrics, 1 s scrape");
         table.AddRow("kafka", Markup.Escape(fleet.KafkaBootstrapServers), "librdkafka mock cluster, hosted by the lab");
         table.AddRow("postgres", fleet.Database, "a fresh database for this run");
+        table.AddRow("postgres-exporter", $"http://{fleet.PostgresExporter.Address}/metrics", "the database's sessions, locks and statements, scraped by Prometheus");
         AnsiConsole.Write(table);
         // Plain lines: never wrapped, whatever the console's width.
         Console.WriteLine($"logs: {fleet.Logs}");

@@ -58,6 +58,9 @@ public sealed class LabFleet : IAsyncDisposable
 
     public ServiceProcess Inventory { get; private set; } = null!;
 
+    /// <summary>postgres_exporter against the run's database, scraped with the services.</summary>
+    public PostgresExporter PostgresExporter { get; private set; } = null!;
+
     public ServiceProcess Gateway { get; private set; } = null!;
 
     public IReadOnlyList<ServiceProcess> Shops => _shops;
@@ -87,9 +90,18 @@ public sealed class LabFleet : IAsyncDisposable
             kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
         try
         {
-            progress?.Report("inventory");
+            progress?.Report("inventory, postgres_exporter");
+            var exporter = PostgresExporter.StartAsync(fleet.DatabaseConnection, options.RunFolder, cancellationToken, fleet.ClaimPort(options.Ports?.PostgresExporter, PostgresExporter.ServiceName));
             fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings, options.Ports?.Inventory);
-            await fleet.Inventory.WaitReadyAsync(cancellationToken);
+            try
+            {
+                await fleet.Inventory.WaitReadyAsync(cancellationToken);
+            }
+            finally
+            {
+                // Awaited either way, so a failed start never leaves an exporter unowned.
+                fleet.PostgresExporter = await exporter;
+            }
 
             // The first replica migrates and seeds the database; the others start once it is ready.
             progress?.Report("shop replicas");
@@ -168,12 +180,18 @@ public sealed class LabFleet : IAsyncDisposable
         }
     }
 
-    /// <summary>Every service as a Prometheus target: job by kind, a <c>service</c> label by name.</summary>
+    /// <summary>
+    /// Every service as a Prometheus target (job by kind, a <c>service</c> label by name), and the
+    /// database's exporter (job <c>postgres</c>, service <c>postgres-exporter</c>).
+    /// </summary>
     public IReadOnlyList<Prometheus.ScrapeTarget> ScrapeTargets() =>
         All.Select(service => new Prometheus.ScrapeTarget(
-            service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
-            service.Address.Authority,
-            new Dictionary<string, string> { ["service"] = service.Name })).ToList();
+                service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
+                service.Address.Authority,
+                new Dictionary<string, string> { ["service"] = service.Name }))
+            .Append(new Prometheus.ScrapeTarget("postgres", PostgresExporter.Address,
+                new Dictionary<string, string> { ["service"] = PostgresExporter.ServiceName }))
+            .ToList();
 
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
@@ -197,15 +215,16 @@ public sealed class LabFleet : IAsyncDisposable
 
     private static string DestinationKey(string replica) => $"ReverseProxy:Clusters:shop:Destinations:{replica}:Address";
 
-    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings, int? preferredPort = null)
+    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings, int? preferredPort = null) =>
+        ServiceProcess.Start(name, project, Logs, Token, settings, ClaimPort(preferredPort, name));
+
+    /// <summary>The planned port (or the next free one above it); null when the fleet has no plan.</summary>
+    private int? ClaimPort(int? preferredPort, string service)
     {
-        int? port;
         lock (_claimedPorts)
         {
-            port = preferredPort is { } preferred ? LoopbackPorts.Claim(preferred, name, _claimedPorts, _notes) : null;
+            return preferredPort is { } preferred ? LoopbackPorts.Claim(preferred, service, _claimedPorts, _notes) : null;
         }
-
-        return ServiceProcess.Start(name, project, Logs, Token, settings, port);
     }
 
     public async ValueTask DisposeAsync()
@@ -224,6 +243,11 @@ public sealed class LabFleet : IAsyncDisposable
         foreach (var process in processes)
         {
             await process.DisposeAsync();
+        }
+
+        if (PostgresExporter is not null)
+        {
+            await PostgresExporter.DisposeAsync();
         }
 
         _kafka?.Dispose();

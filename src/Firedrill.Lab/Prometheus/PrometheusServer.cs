@@ -135,27 +135,9 @@ public sealed class PrometheusServer : IAsyncDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        WatchLab(process.Id);
+        // Prometheus is not ours to change: a watcher stops it if the lab dies without disposing it.
+        LabWatch.StopWhenLabDies(process.Id);
         return process;
-    }
-
-    /// <summary>
-    /// Prometheus is not ours to change, so a small shell loop stops it if the lab dies without
-    /// disposing it (SIGKILL): no orphan process, ever. The loop ends with Prometheus.
-    /// </summary>
-    private static void WatchLab(int prometheusPid)
-    {
-        var lab = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        var prometheus = prometheusPid.ToString(CultureInfo.InvariantCulture);
-        var watcher = new ProcessStartInfo("/bin/sh")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        watcher.ArgumentList.Add("-c");
-        watcher.ArgumentList.Add($"while kill -0 {lab} 2>/dev/null && kill -0 {prometheus} 2>/dev/null; do sleep 1; done; kill {prometheus} 2>/dev/null");
-        using var started = Process.Start(watcher);
     }
 
     /// <returns>false if the process exited or did not become ready in time.</returns>

@@ -47,7 +47,8 @@ public sealed class UpCommandTests
 
         var output = await up.UntilAsync("Ctrl+C", TimeSpan.FromSeconds(90));
 
-        Assert.Contains($"http://127.0.0.1:{portBase}/api/", output, StringComparison.Ordinal);
+        // Whole on one line each (Spectre wraps at 80 columns when not told otherwise).
+        Assert.Matches(@"http://127\.0\.0\.1:\d+/api/ ", output);
         Assert.Matches(@"127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+", output);
         Assert.Matches(@"firedrill_run_\d{8}_\d{6}_[0-9a-f]{5}", output);
     }
