@@ -121,6 +121,7 @@ SQL
   # pg_stat_statements without each run needing a superuser; pg_read_all_stats lets the role (and
   # the fleets' postgres_exporter) read every session and statement, as a DBA's monitoring does.
   as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port -d template1" <<SQL >/dev/null
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 GRANT pg_read_all_stats TO "$pg_user";
 SQL

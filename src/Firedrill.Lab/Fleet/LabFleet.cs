@@ -21,6 +21,9 @@ public sealed record FleetOptions
     public IReadOnlyDictionary<string, string> InventorySettings { get; init; } = new Dictionary<string, string>();
 
     public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
+    public PortPlan? Ports { get; init; }
 }
 
 /// <summary>
@@ -33,11 +36,13 @@ public sealed class LabFleet : IAsyncDisposable
     private readonly FleetOptions _options;
     private readonly List<ServiceProcess> _shops = [];
     private readonly KafkaHost? _kafka;
+    private readonly HashSet<int> _claimedPorts = [];
+    private readonly IProgress<string>? _notes;
     private int _nextReplica = 1;
 
-    private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token)
+    private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token, IProgress<string>? notes)
     {
-        (_options, Database, DatabaseConnection, _kafka, KafkaBootstrapServers, Token) = (options, database, databaseConnection, kafka, bootstrap, token);
+        (_options, Database, DatabaseConnection, _kafka, KafkaBootstrapServers, Token, _notes) = (options, database, databaseConnection, kafka, bootstrap, token, notes);
         Logs = Path.Combine(options.RunFolder, "logs");
     }
 
@@ -52,6 +57,9 @@ public sealed class LabFleet : IAsyncDisposable
     public string Logs { get; }
 
     public ServiceProcess Inventory { get; private set; } = null!;
+
+    /// <summary>postgres_exporter against the run's database, scraped with the services.</summary>
+    public PostgresExporter PostgresExporter { get; private set; } = null!;
 
     public ServiceProcess Gateway { get; private set; } = null!;
 
@@ -79,12 +87,21 @@ public sealed class LabFleet : IAsyncDisposable
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;
         var fleet = new LabFleet(options, database, new NpgsqlConnectionStringBuilder(options.PostgresAdmin) { Database = database }.ConnectionString,
-            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()));
+            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
         try
         {
-            progress?.Report("inventory");
-            fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings);
-            await fleet.Inventory.WaitReadyAsync(cancellationToken);
+            progress?.Report("inventory, postgres_exporter");
+            var exporter = PostgresExporter.StartAsync(fleet.DatabaseConnection, options.RunFolder, cancellationToken, fleet.ClaimPort(options.Ports?.PostgresExporter, PostgresExporter.ServiceName));
+            fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings, options.Ports?.Inventory);
+            try
+            {
+                await fleet.Inventory.WaitReadyAsync(cancellationToken);
+            }
+            finally
+            {
+                // Awaited either way, so a failed start never leaves an exporter unowned.
+                fleet.PostgresExporter = await exporter;
+            }
 
             // The first replica migrates and seeds the database; the others start once it is ready.
             progress?.Report("shop replicas");
@@ -102,7 +119,7 @@ public sealed class LabFleet : IAsyncDisposable
             }
 
             // The appsettings default destination (r1 = :5080) is replaced by the fleet's own.
-            fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings);
+            fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings, options.Ports?.Gateway);
             await fleet.Gateway.WaitReadyAsync(cancellationToken);
             return fleet;
         }
@@ -116,7 +133,8 @@ public sealed class LabFleet : IAsyncDisposable
     /// <summary>Starts one more replica, waits for it, and (by default) puts it behind the gateway.</summary>
     public async Task<ServiceProcess> AddReplicaAsync(CancellationToken cancellationToken, bool updateGateway = true)
     {
-        var name = $"shop-{_nextReplica++}";
+        var number = _nextReplica++;
+        var name = $"shop-{number}";
         var settings = new Dictionary<string, string>(_options.ShopSettings)
         {
             ["ConnectionStrings:Postgres"] = DatabaseConnection,
@@ -124,7 +142,7 @@ public sealed class LabFleet : IAsyncDisposable
             ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
             ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
         };
-        var shop = Launch(name, "Firedrill.Shop", settings);
+        var shop = Launch(name, "Firedrill.Shop", settings, _options.Ports?.FirstReplica + number - 1);
         lock (_shops)
         {
             _shops.Add(shop);
@@ -162,12 +180,18 @@ public sealed class LabFleet : IAsyncDisposable
         }
     }
 
-    /// <summary>Every service as a Prometheus target: job by kind, a <c>service</c> label by name.</summary>
+    /// <summary>
+    /// Every service as a Prometheus target (job by kind, a <c>service</c> label by name), and the
+    /// database's exporter (job <c>postgres</c>, service <c>postgres-exporter</c>).
+    /// </summary>
     public IReadOnlyList<Prometheus.ScrapeTarget> ScrapeTargets() =>
         All.Select(service => new Prometheus.ScrapeTarget(
-            service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
-            service.Address.Authority,
-            new Dictionary<string, string> { ["service"] = service.Name })).ToList();
+                service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
+                service.Address.Authority,
+                new Dictionary<string, string> { ["service"] = service.Name }))
+            .Append(new Prometheus.ScrapeTarget("postgres", PostgresExporter.Address,
+                new Dictionary<string, string> { ["service"] = PostgresExporter.ServiceName }))
+            .ToList();
 
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
@@ -191,8 +215,17 @@ public sealed class LabFleet : IAsyncDisposable
 
     private static string DestinationKey(string replica) => $"ReverseProxy:Clusters:shop:Destinations:{replica}:Address";
 
-    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings) =>
-        ServiceProcess.Start(name, project, Logs, Token, settings);
+    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings, int? preferredPort = null) =>
+        ServiceProcess.Start(name, project, Logs, Token, settings, ClaimPort(preferredPort, name));
+
+    /// <summary>The planned port (or the next free one above it); null when the fleet has no plan.</summary>
+    private int? ClaimPort(int? preferredPort, string service)
+    {
+        lock (_claimedPorts)
+        {
+            return preferredPort is { } preferred ? LoopbackPorts.Claim(preferred, service, _claimedPorts, _notes) : null;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -210,6 +243,11 @@ public sealed class LabFleet : IAsyncDisposable
         foreach (var process in processes)
         {
             await process.DisposeAsync();
+        }
+
+        if (PostgresExporter is not null)
+        {
+            await PostgresExporter.DisposeAsync();
         }
 
         _kafka?.Dispose();

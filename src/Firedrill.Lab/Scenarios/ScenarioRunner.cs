@@ -42,7 +42,7 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
             Report(scenario, "setup");
             await scenario.SetupAsync(context, cancellationToken);
             Report(scenario, "warm-up");
-            await Task.WhenAll(scenario.WarmUpAsync(context, cancellationToken), WaitForScrapesAsync(context, fleet.All.Count(), cancellationToken));
+            await Task.WhenAll(scenario.WarmUpAsync(context, cancellationToken), WaitForScrapesAsync(context, fleet.ScrapeTargets().Count, cancellationToken));
             var runStart = time.GetUtcNow();
             var offset = 0.0;
             var runs = new List<(string Phase, PhaseRun Run, double Offset)>();
@@ -111,7 +111,7 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
         }
     }
 
-    /// <summary>Prometheus picks up new targets in batches of about 5 s; signals need every service scraped first.</summary>
+    /// <summary>Prometheus picks up new targets in batches of about 5 s; signals need every target scraped first.</summary>
     private async Task WaitForScrapesAsync(ScenarioContext context, int services, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(30);

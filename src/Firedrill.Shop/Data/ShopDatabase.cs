@@ -16,24 +16,44 @@ internal sealed class ShopDatabase : IDisposable
     private readonly string _applicationName;
     private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
+    private readonly Observability.ShopMetrics _metrics;
     private readonly IDisposable? _subscription;
     private NpgsqlDataSource _current;
 
-    public ShopDatabase(IConfiguration configuration, IOptionsMonitor<DbOptions> options, ILoggerFactory loggers, TimeProvider time)
+    public ShopDatabase(IConfiguration configuration, IOptionsMonitor<DbOptions> options, ILoggerFactory loggers, TimeProvider time, Observability.ShopMetrics metrics)
     {
         _connectionString = configuration.GetConnectionString("Postgres")
             ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set; run eng/engines.sh, which writes it to .firedrill/engines.env.");
         _applicationName = "firedrill-shop " + (configuration["Lab:InstanceId"] ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _loggers = loggers;
         _time = time;
+        _metrics = metrics;
         _current = Build(options.CurrentValue);
         _subscription = options.OnChange(Rebuild);
     }
 
     public NpgsqlDataSource DataSource => Volatile.Read(ref _current);
 
-    public ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
-        DataSource.OpenConnectionAsync(cancellationToken);
+    /// <summary>A pooled connection; how long it took to get is recorded (<c>firedrill_db_connection_wait_time_seconds</c>).</summary>
+    public async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+            _metrics.ConnectionWait(_time.GetElapsedTime(started), acquired: true);
+            return connection;
+        }
+        catch (NpgsqlException ex) when (IsPoolTimeout(ex))
+        {
+            _metrics.ConnectionWait(_time.GetElapsedTime(started), acquired: false);
+            throw;
+        }
+    }
+
+    /// <summary>Npgsql's "the connection pool has been exhausted" after the acquisition timeout: no connection came free in time.</summary>
+    public static bool IsPoolTimeout(Exception exception) =>
+        exception is NpgsqlException { InnerException: TimeoutException } && exception.Message.Contains("pool", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// The database's name: it namespaces this shop's Redis keys and channels, so replicas of one

@@ -16,6 +16,8 @@ public sealed class LabFleetTests
         {
             pids.AddRange(fleet.All.Select(service => service.Pid));
             Assert.Equal(3, pids.Count);
+            // The database's exporter lives and dies with the fleet too.
+            pids.Add(fleet.PostgresExporter.Pid);
             using var gateway = new HttpClient { BaseAddress = fleet.Gateway.Address };
             Assert.Equal(System.Net.HttpStatusCode.OK, (await gateway.GetAsync("/api/products/1")).StatusCode);
 

@@ -98,6 +98,22 @@ public sealed class LabControlTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Config_InvalidOverride_IsNeverApplied()
+    {
+        await using var shop = LabShop();
+        using var client = shop.CreateClient();
+        var monitor = (Microsoft.Extensions.Options.IOptionsMonitor<Firedrill.Shop.Features.Catalog.CatalogOptions>)shop.Services
+            .GetService(typeof(Microsoft.Extensions.Options.IOptionsMonitor<Firedrill.Shop.Features.Catalog.CatalogOptions>))!;
+        var reloads = 0;
+        using var subscription = monitor.OnChange((_, _) => Interlocked.Increment(ref reloads));
+
+        await (await Send(client, HttpMethod.Put, _token, """{"Catalog:MaxPageSize": "-4"}""")).AssertProblemAsync(HttpStatusCode.BadRequest);
+
+        // Validated before it was applied: the configuration never reloaded, so no request could read it.
+        Assert.Equal(0, reloads);
+    }
+
+    [Fact]
     public void Start_LabModeWithoutToken_FailsNamingTheSetting()
     {
         var error = Assert.ThrowsAny<Exception>(() =>

@@ -15,7 +15,8 @@ public sealed class ObservabilityTests(ShopFixture fixture) : IClassFixture<Shop
 
         Assert.Contains("http_server_request_duration_seconds", metrics, StringComparison.Ordinal);
         Assert.Contains("firedrill_cache_requests_total", metrics, StringComparison.Ordinal);
-        Assert.Contains("db_client_", metrics, StringComparison.Ordinal);
+        Assert.Contains("db_client_connection_count", metrics, StringComparison.Ordinal);
+        Assert.Contains("firedrill_db_connection_wait_time_seconds_bucket", metrics, StringComparison.Ordinal);
         Assert.Contains("dotnet_gc_", metrics, StringComparison.Ordinal);
     }
 

@@ -8,6 +8,9 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
 {
     public const string PlacedStatus = "placed";
 
+    /// <summary>An order with an accepted payment (set in the payment's transaction).</summary>
+    public const string PaidStatus = "paid";
+
     /// <summary>
     /// Places an order in one short transaction: lock the products in id order (so two orders
     /// can't deadlock), check and take the stock, write the order and its lines.
@@ -45,7 +48,7 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
         var prices = lines.Select(line => stock[line.ProductId].Price).ToArray();
         var total = lines.Sum(line => stock[line.ProductId].Price * line.Quantity);
         var createdAt = time.GetUtcNow().UtcDateTime;
-        var orderId = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+        var (orderId, currency) = await connection.QuerySingleAsync<(long, string)>(new CommandDefinition(
             """
             UPDATE products AS p SET stock = p.stock - l.quantity
             FROM unnest(@ids, @quantities) AS l (product_id, quantity)
@@ -53,7 +56,7 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
 
             INSERT INTO orders (customer_id, status, total, created_at)
             VALUES (@customerId, @status, @total, @createdAt)
-            RETURNING id;
+            RETURNING id, trim(currency);
             """,
             new { ids, quantities, customerId, status = PlacedStatus, total, createdAt }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
@@ -66,7 +69,7 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
         await transaction.CommitAsync(cancellationToken);
 
         var orderLines = lines.Select((line, i) => new OrderLine(line.ProductId, line.Quantity, prices[i])).ToList();
-        return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, createdAt, orderLines));
+        return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, currency, createdAt, orderLines));
     }
 
     public async Task<Dictionary<long, string>> FindSkusAsync(long[] ids, CancellationToken cancellationToken)
@@ -93,7 +96,7 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
             """
             WITH page AS (
                 SELECT id FROM orders WHERE customer_id = @customerId ORDER BY id DESC LIMIT @pageSize OFFSET @offset)
-            SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, o.total AS Total, o.created_at AS CreatedAt,
+            SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, o.total AS Total, trim(o.currency) AS Currency, o.created_at AS CreatedAt,
                    l.product_id AS ProductId, l.quantity AS Quantity, l.unit_price AS UnitPrice
             FROM page JOIN orders o ON o.id = page.id JOIN order_lines l ON l.order_id = o.id
             ORDER BY o.id DESC, l.line_no
@@ -112,7 +115,7 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
             "SELECT EXISTS (SELECT 1 FROM customers WHERE id = @customerId)", new { customerId }, cancellationToken: cancellationToken));
 
     private const string SelectOrderRows = """
-        SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, o.total AS Total, o.created_at AS CreatedAt,
+        SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, o.total AS Total, trim(o.currency) AS Currency, o.created_at AS CreatedAt,
                l.product_id AS ProductId, l.quantity AS Quantity, l.unit_price AS UnitPrice
         FROM orders o JOIN order_lines l ON l.order_id = o.id
         """;
@@ -122,10 +125,10 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
             .Select(order =>
             {
                 var first = order.First();
-                return new Order(first.Id, first.CustomerId, first.Status, first.Total, first.CreatedAt,
+                return new Order(first.Id, first.CustomerId, first.Status, first.Total, first.Currency, first.CreatedAt,
                     order.Select(row => new OrderLine(row.ProductId, row.Quantity, row.UnitPrice)).ToList());
             })
             .ToList();
 
-    private sealed record OrderRow(long Id, long CustomerId, string Status, decimal Total, DateTime CreatedAt, long ProductId, int Quantity, decimal UnitPrice);
+    private sealed record OrderRow(long Id, long CustomerId, string Status, decimal Total, string Currency, DateTime CreatedAt, long ProductId, int Quantity, decimal UnitPrice);
 }
