@@ -30,6 +30,7 @@ public static class Catalogue
     {
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
+        ["stale-cache"] = () => new StaleCache(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

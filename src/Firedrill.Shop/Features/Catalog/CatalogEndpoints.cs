@@ -18,6 +18,7 @@ public static class CatalogEndpoints
         group.MapGet("/{id}", GetAsync).WithName("GetProduct");
         group.MapGet("/", SearchAsync);
         group.MapPut("/{id}/price", UpdatePriceAsync);
+        group.MapPost("/prices", ImportPricesAsync);
         group.MapGet("/{id}/availability", GetAvailabilityAsync);
         return group;
     }
@@ -57,7 +58,7 @@ public static class CatalogEndpoints
     }
 
     private static async Task<Results<Ok<Product>, ValidationProblem, ProblemHttpResult>> UpdatePriceAsync(
-        long id, PriceUpdate body, ProductStore store, ProductCache cache, CancellationToken cancellationToken)
+        long id, PriceUpdate body, ProductStore store, ProductCache cache, Observability.ShopMetrics metrics, CancellationToken cancellationToken)
     {
         var validation = new Validation().Money(body.Price, "price", MaxPrice);
         if (!validation.IsValid)
@@ -71,9 +72,38 @@ public static class CatalogEndpoints
             return Problems.NotFound($"Product {id} does not exist.");
         }
 
+        metrics.PriceChanges(1, "single");
         // After the commit, so no replica can re-cache the old price from the database.
         await cache.InvalidateAsync([id], cancellationToken);
         return TypedResults.Ok(product);
+    }
+
+    private static async Task<Results<Ok<PriceImportResult>, ValidationProblem>> ImportPricesAsync(
+        PriceImport body, PriceImporter importer, CancellationToken cancellationToken)
+    {
+        var items = body.Items ?? [];
+        var validation = new Validation()
+            .Require(items.Count is > 0 and <= PriceImporter.MaxItems, "items", $"must hold between 1 and {PriceImporter.MaxItems} prices");
+        for (var i = 0; i < items.Count && validation.IsValid; i++)
+        {
+            validation
+                .Require(items[i] is { ProductId: > 0 }, $"items[{i}].productId", "is required and must be greater than 0")
+                .Money(items[i]?.Price, $"items[{i}].price", MaxPrice);
+        }
+
+        if (!validation.IsValid)
+        {
+            return validation.ToProblem();
+        }
+
+        var ids = items.Select(item => item!.ProductId!.Value).ToArray();
+        if (ids.Distinct().Count() != ids.Length)
+        {
+            return validation.Require(false, "items", "must name each product once").ToProblem();
+        }
+
+        var updated = await importer.ImportAsync(ids, items.Select(item => item!.Price!.Value).ToArray(), cancellationToken);
+        return TypedResults.Ok(new PriceImportResult(updated.Order().ToList(), ids.Except(updated).Order().ToList()));
     }
 }
 
@@ -93,6 +123,7 @@ public static class CatalogServices
         builder.Services.AddHybridCache();
         builder.Services.AddSingleton<ProductStore>();
         builder.Services.AddSingleton<ProductCache>();
+        builder.Services.AddSingleton<PriceImporter>();
         builder.Services.AddSingleton<CacheInvalidationBus>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CacheInvalidationBus>());
         return builder;
