@@ -30,6 +30,8 @@ internal static class UpCommand
         await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Console.Error.WriteLine($"starting {step}")), cancellationToken);
         await using var prometheus = await PrometheusServer.StartAsync(folder, fleet.ScrapeTargets(), cancellationToken);
         fleet.Changed += (changed, token) => prometheus.UpdateTargetsAsync(changed.ScrapeTargets(), token);
+        // Where 'firedrill diagnose' finds each service's pid; removed when the fleet stops.
+        await using var fleetFile = await FleetFile.PublishAsync(folder, fleet, cancellationToken);
 
         var table = new Table().AddColumns("service", "address", "more");
         table.AddRow("gateway", fleet.Gateway.Address + "api/", "the public API, e.g. /api/products/1");
