@@ -29,19 +29,26 @@ public sealed record StackReport(IReadOnlyList<IReadOnlyList<string>> Threads)
         return new StackReport(threads);
     }
 
-    /// <summary>Threads per (blocking frame, first frame of <paramref name="ownCode"/>), the largest group first.</summary>
+    /// <summary>
+    /// Threads per (blocking call, first frame of <paramref name="ownCode"/>), the largest group first. The
+    /// blocking call is the frame our code called into (<c>TaskAwaiter.GetResult</c>, say) — the frames
+    /// above it vary with the moment of the sample (spinning, then a monitor wait) — or, for a thread
+    /// with none of our frames, its top frame.
+    /// </summary>
     public IReadOnlyList<ThreadGroup> GroupByBlockingFrame(string ownCode) =>
         Threads.Where(frames => frames.Count > 0)
-            .GroupBy(frames => (Top: frames[0], Own: frames.FirstOrDefault(frame => frame.StartsWith(ownCode, StringComparison.Ordinal)) ?? "-"))
-            .Select(group => new ThreadGroup(group.Key.Top, group.Key.Own, group.Count()))
+            .Select(frames => (Frames: frames, Own: frames.ToList().FindIndex(frame => frame.StartsWith(ownCode, StringComparison.Ordinal))))
+            .GroupBy(thread => thread.Own > 0 ? (Call: thread.Frames[thread.Own - 1], Own: thread.Frames[thread.Own])
+                : (Call: thread.Frames[0], Own: thread.Own == 0 ? thread.Frames[0] : "-"))
+            .Select(group => new ThreadGroup(group.Key.Call, group.Key.Own, group.Count()))
             .OrderByDescending(group => group.Threads)
             .ToList();
 
     public static string Table(IReadOnlyList<ThreadGroup> groups, int threads)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{threads} managed threads, grouped by the frame they are in and the first shop frame beneath it:");
-        text.AppendLine(CultureInfo.InvariantCulture, $"{"threads",7}  {"top frame",-58}  first shop frame");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{threads} managed threads, grouped by the call they are blocked in and the shop's frame that made it:");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"threads",7}  {"blocked in (top frame if no shop frame)",-58}  shop frame");
         foreach (var group in groups)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"{group.Threads,7}  {group.TopFrame,-58}  {group.OwnFrame}");

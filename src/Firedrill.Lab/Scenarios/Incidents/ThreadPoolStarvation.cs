@@ -164,8 +164,7 @@ internal sealed class ThreadPoolStarvation : Scenario<ThreadPoolStarvation.Cause
         var output = await DotnetTools.RunAsync(DotnetTools.Stack, DotnetTools.StackReport(pid), TimeSpan.FromSeconds(20), cancellationToken);
         var report = StackReport.Parse(output.Stdout);
         var groups = report.GroupByBlockingFrame("Firedrill.");
-        var sample = report.Threads.FirstOrDefault(frames => frames.Count > 0 && groups.Count > 0 && frames[0] == groups[0].TopFrame
-            && frames.Any(frame => frame.StartsWith("Firedrill.", StringComparison.Ordinal)));
+        var sample = report.Threads.FirstOrDefault(frames => groups.Count > 0 && frames.Contains(groups[0].OwnFrame) && frames.Contains(groups[0].TopFrame));
         var text = StackReport.Table(groups, report.Threads.Count)
             + (sample is null ? "" : "\n\nOne thread of the largest group, top 12 frames:\n  " + string.Join("\n  ", sample.Take(12)));
         context.Evidence.Add("Threads grouped by blocking frame (dotnet-stack)", phase, output.Command,
