@@ -31,6 +31,8 @@ public static class Catalogue
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
         ["stale-cache"] = () => new StaleCache(),
+        ["thread-pool-starvation"] = () => new ThreadPoolStarvation(),
+        ["memory-growth"] = () => new MemoryGrowth(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);
