@@ -30,6 +30,7 @@ public static class Catalogue
     {
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
+        ["duplicate-scheduled-job"] = () => new DuplicateScheduledJob(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

@@ -82,6 +82,9 @@ public sealed class LabControlTests : IAsyncLifetime
     [InlineData("""[1, 2]""")]
     [InlineData("""{"Catalog:MaxPageSize": {"nested": 1}}""")]
     [InlineData("""{"Catalog:MaxPageSize": """)]
+    [InlineData("""{"Jobs:InventorySyncJitter": "00:00:06"}""")]
+    [InlineData("""{"Jobs:LockAtLeast": "00:01:00"}""")]
+    [InlineData("""{"Jobs:Lock": "Advisory"}""")]
     public async Task Config_InvalidOverride_Returns400AndKeepsThePreviousValues(string json)
     {
         await using var shop = LabShop();
