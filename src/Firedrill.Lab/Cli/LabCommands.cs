@@ -13,6 +13,7 @@ internal static class LabCommands
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
         root.Subcommands.Add(TraceCommand.Create());
+        root.Subcommands.Add(KafkaGroupCommand.Create());
         return root;
     }
 

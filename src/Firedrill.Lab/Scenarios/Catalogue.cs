@@ -30,6 +30,7 @@ public static class Catalogue
     {
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
+        ["kafka-consumer-lag"] = () => new KafkaConsumerLag(),
         ["duplicate-scheduled-job"] = () => new DuplicateScheduledJob(),
     };
 
