@@ -50,7 +50,8 @@ if [ "$manage" = 1 ]; then
   # fonts-dejavu-core: the report's charts (ScottPlot) need a font to draw their labels.
   # prometheus-postgres-exporter: each fleet runs one against its database (what a DBA's dashboards read);
   # curl: the lab captures what a user would see with it, as evidence.
-  for pkg in postgresql redis-server prometheus prometheus-postgres-exporter curl fonts-dejavu-core; do
+  # kcat: the lab reads the payments topic with it, an independent reader of what the consumers applied.
+  for pkg in postgresql redis-server prometheus prometheus-postgres-exporter curl kcat fonts-dejavu-core; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then

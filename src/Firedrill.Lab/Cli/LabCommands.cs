@@ -14,6 +14,7 @@ internal static class LabCommands
         root.Subcommands.Add(LoadCommand.Create());
         root.Subcommands.Add(TraceCommand.Create());
         root.Subcommands.Add(DiagnoseCommand.Create());
+        root.Subcommands.Add(KafkaGroupCommand.Create());
         return root;
     }
 

@@ -33,6 +33,8 @@ public static class Catalogue
         ["stale-cache"] = () => new StaleCache(),
         ["thread-pool-starvation"] = () => new ThreadPoolStarvation(),
         ["memory-growth"] = () => new MemoryGrowth(),
+        ["kafka-consumer-lag"] = () => new KafkaConsumerLag(),
+        ["duplicate-scheduled-job"] = () => new DuplicateScheduledJob(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

@@ -68,6 +68,23 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
         }
     }
 
+    /// <summary>
+    /// Sends a window's reconciliation: inventory re-counts the products it names. Not idempotent on
+    /// its side, which is why the job must send it once per window.
+    /// </summary>
+    public async Task SyncAsync(DateTime window, string replica, int checkedProducts, int differ, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.PostAsJsonAsync("/inventory/sync", new SyncRequest(window, replica, checkedProducts, differ), cancellationToken);
+            response.EnsureSuccessStatusCode();
+        }
+        catch (Exception ex) when (IsDependencyFailure(ex, cancellationToken))
+        {
+            throw new InventoryUnavailableException($"Inventory did not take the reconciliation of {window:O}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Gives a reservation back (the order was not placed after all). Best effort: logged, never thrown.</summary>
     public async Task ReleaseAsync(string orderRef)
     {
