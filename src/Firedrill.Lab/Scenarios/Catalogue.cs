@@ -31,6 +31,7 @@ public static class Catalogue
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
         ["stale-cache"] = () => new StaleCache(),
+        ["shallow-health-checks"] = () => new ShallowHealthChecks(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);
