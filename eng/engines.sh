@@ -110,6 +110,23 @@ SQL
     pg_isready -q -h "$pg_host" -p "$pg_port" || fail "PostgreSQL did not come back after the restart"
   fi
 
+  # The role may create databases: the lab uses a fresh database per run, the tests one per class.
+  # It may create roles and end their sessions: a fleet that cuts one replica off its database
+  # gives each replica a role of its own (dropped with the fleet), and cuts it with NOLOGIN plus
+  # pg_terminate_backend (pg_signal_backend: never a superuser's session).
+  as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<SQL >/dev/null
+DO \$\$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$pg_user') THEN
+    CREATE ROLE "$pg_user" LOGIN CREATEDB CREATEROLE PASSWORD '$FIREDRILL_PG_PASSWORD';
+  ELSE
+    ALTER ROLE "$pg_user" LOGIN CREATEDB CREATEROLE PASSWORD '$FIREDRILL_PG_PASSWORD';
+  END IF;
+END
+\$\$;
+GRANT pg_signal_backend TO "$pg_user";
+SQL
+
   # Every new database (the lab's runs, the tests') is copied from template1, so it has
   # pg_stat_statements without each run needing a superuser; pg_read_all_stats lets the role (and
   # the fleets' postgres_exporter) read every session and statement, as a DBA's monitoring does.

@@ -24,6 +24,9 @@ public sealed record FleetOptions
 
     /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
     public PortPlan? Ports { get; init; }
+
+    /// <summary>Each replica gets its own PostgreSQL role and Redis user (<see cref="Fleet.ReplicaIdentities"/>), so one can be cut off.</summary>
+    public bool ReplicaIdentities { get; init; }
 }
 
 /// <summary>
@@ -35,6 +38,7 @@ public sealed class LabFleet : IAsyncDisposable
 {
     private readonly FleetOptions _options;
     private readonly List<ServiceProcess> _shops = [];
+    private readonly Dictionary<string, IReadOnlyDictionary<string, string>> _shopSettings = [];
     private readonly KafkaHost? _kafka;
     private readonly HashSet<int> _claimedPorts = [];
     private readonly IProgress<string>? _notes;
@@ -56,6 +60,9 @@ public sealed class LabFleet : IAsyncDisposable
 
     public string Logs { get; }
 
+    /// <summary>The Redis the replicas use: the fleet's own when its replicas have identities, else the engines'.</summary>
+    public string Redis => Identities?.Redis.Address ?? _options.Redis;
+
     public ServiceProcess Inventory { get; private set; } = null!;
 
     /// <summary>postgres_exporter against the run's database, scraped with the services.</summary>
@@ -64,6 +71,12 @@ public sealed class LabFleet : IAsyncDisposable
     public ServiceProcess Gateway { get; private set; } = null!;
 
     public IReadOnlyList<ServiceProcess> Shops => _shops;
+
+    /// <summary>Each replica's own database role and Redis user, when the fleet was started with them.</summary>
+    public ReplicaIdentities? Identities { get; private set; }
+
+    /// <summary>Restarts replicas whose liveness fails, as a kubelet would, once <see cref="StartSupervisor"/> ran.</summary>
+    public ReplicaSupervisor? Supervisor { get; private set; }
 
     public IEnumerable<ServiceProcess> All => [Inventory, .. _shops, Gateway];
 
@@ -90,6 +103,11 @@ public sealed class LabFleet : IAsyncDisposable
             kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
         try
         {
+            if (options.ReplicaIdentities)
+            {
+                fleet.Identities = await ReplicaIdentities.CreateAsync(options.PostgresAdmin, database, fleet.Logs, cancellationToken);
+            }
+
             progress?.Report("inventory, postgres_exporter");
             var exporter = PostgresExporter.StartAsync(fleet.DatabaseConnection, options.RunFolder, cancellationToken, fleet.ClaimPort(options.Ports?.PostgresExporter, PostgresExporter.ServiceName));
             fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings, options.Ports?.Inventory);
@@ -142,10 +160,18 @@ public sealed class LabFleet : IAsyncDisposable
             ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
             ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
         };
+        if (Identities is not null)
+        {
+            var identity = await Identities.ForAsync(name, cancellationToken);
+            settings["ConnectionStrings:Postgres"] = ReplicaIdentities.PostgresConnection(identity, DatabaseConnection);
+            settings["ConnectionStrings:Redis"] = Identities.RedisConnection(identity);
+        }
+
         var shop = Launch(name, "Firedrill.Shop", settings, _options.Ports?.FirstReplica + number - 1);
         lock (_shops)
         {
             _shops.Add(shop);
+            _shopSettings[name] = settings;
         }
 
         await shop.WaitReadyAsync(cancellationToken);
@@ -193,11 +219,54 @@ public sealed class LabFleet : IAsyncDisposable
                 new Dictionary<string, string> { ["service"] = PostgresExporter.ServiceName }))
             .ToList();
 
+    /// <summary>
+    /// Kills a replica and starts it again with the same settings on the same address, as an
+    /// orchestrator restarts a container: it does not wait for the new process to be ready.
+    /// </summary>
+    public async Task<ServiceProcess> RestartReplicaAsync(string name)
+    {
+        ServiceProcess old;
+        IReadOnlyDictionary<string, string> settings;
+        lock (_shops)
+        {
+            old = _shops.Single(s => s.Name == name);
+            settings = _shopSettings[name];
+        }
+
+        await old.DisposeAsync();
+        var restarted = ServiceProcess.Start(name, old.Project, Logs, Token, settings, old.Address.Port);
+        lock (_shops)
+        {
+            _shops[_shops.IndexOf(old)] = restarted;
+        }
+
+        return restarted;
+    }
+
+    /// <summary>Starts the liveness supervisor (one per fleet); it stops before the fleet does.</summary>
+    public ReplicaSupervisor StartSupervisor(SupervisorOptions options)
+    {
+        if (Supervisor is not null)
+        {
+            throw new InvalidOperationException("The fleet's supervisor is already running.");
+        }
+
+        return Supervisor = ReplicaSupervisor.Start(this, options);
+    }
+
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
 
-    public Task ConfigureShopsAsync(string json, CancellationToken cancellationToken) =>
-        Task.WhenAll(_shops.Where(shop => !shop.HasExited).Select(shop => shop.ConfigureAsync(json, cancellationToken)));
+    public Task ConfigureShopsAsync(string json, CancellationToken cancellationToken)
+    {
+        List<ServiceProcess> shops;
+        lock (_shops)
+        {
+            shops = [.. _shops];
+        }
+
+        return Task.WhenAll(shops.Where(shop => !shop.HasExited).Select(shop => shop.ConfigureAsync(json, cancellationToken)));
+    }
 
     private async Task UpdateGatewayAsync(CancellationToken cancellationToken, string? removed = null)
     {
@@ -229,6 +298,11 @@ public sealed class LabFleet : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Supervisor is not null)
+        {
+            await Supervisor.DisposeAsync();
+        }
+
         var processes = new List<ServiceProcess>(_shops);
         if (Gateway is not null)
         {
@@ -255,6 +329,11 @@ public sealed class LabFleet : IAsyncDisposable
         if (Environment.GetEnvironmentVariable("FIREDRILL_KEEP_DATABASES") != "1")
         {
             await DropDatabaseAsync();
+        }
+
+        if (Identities is not null)
+        {
+            await Identities.DisposeAsync();
         }
     }
 

@@ -40,7 +40,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>A client for the service's own endpoints (health, metrics, control), never for load.</summary>
     public HttpClient Client { get; }
 
-    /// <param name="port">Where it listens; null: any free port.</param>
+    /// <param name="port">Where it listens; null: any free port (a restarted replica keeps its own).</param>
     public static ServiceProcess Start(string name, string project, string logFolder, string token, IReadOnlyDictionary<string, string> settings, int? port = null)
     {
         port ??= LoopbackPorts.Free();

@@ -35,6 +35,7 @@ public static class Catalogue
         ["memory-growth"] = () => new MemoryGrowth(),
         ["kafka-consumer-lag"] = () => new KafkaConsumerLag(),
         ["duplicate-scheduled-job"] = () => new DuplicateScheduledJob(),
+        ["shallow-health-checks"] = () => new ShallowHealthChecks(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);
