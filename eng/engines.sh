@@ -115,6 +115,7 @@ SQL
   # gives each replica a role of its own (dropped with the fleet), and cuts it with NOLOGIN plus
   # pg_terminate_backend (pg_signal_backend: never a superuser's session).
   as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<SQL >/dev/null
+SET client_min_messages = warning;
 DO \$\$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$pg_user') THEN
