@@ -112,9 +112,9 @@ internal sealed class ThreadPoolStarvation : Scenario<ThreadPoolStarvation.Cause
         using var client = context.GatewayClient(RequestTimeout);
         var cpuBefore = LiveProcess.CpuTime(shop.Pid);
         var started = Stopwatch.GetTimestamp();
-        // Threads are caught while the burst has them: early in the broken phase (and at the same moment when fixed, to compare).
+        // Threads are caught while the burst has them: a second into the broken phase, as the stall can be over in two (and at the same moment when fixed, to compare).
         var evidence = phase == Phases.Baseline ? Task.CompletedTask
-            : context.CaptureDuringAsync(TimeSpan.FromSeconds(2.5), token => CaptureStacksAsync(context, phase, shop.Pid, token), cancellationToken);
+            : context.CaptureDuringAsync(TimeSpan.FromSeconds(1), token => CaptureStacksAsync(context, phase, shop.Pid, token), cancellationToken);
         var load = await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
         {
             Model = LoadModel.Open,
@@ -163,11 +163,20 @@ internal sealed class ThreadPoolStarvation : Scenario<ThreadPoolStarvation.Cause
     {
         var output = await DotnetTools.RunAsync(DotnetTools.Stack, DotnetTools.StackReport(pid), TimeSpan.FromSeconds(20), cancellationToken);
         var report = StackReport.Parse(output.Stdout);
+        if (report.Threads.Count == 0)
+        {
+            // Seen once on a loaded machine: the tool ended without a stack. An engineer would run it again.
+            output = await DotnetTools.RunAsync(DotnetTools.Stack, DotnetTools.StackReport(pid), TimeSpan.FromSeconds(20), cancellationToken);
+            report = StackReport.Parse(output.Stdout);
+        }
+
         var groups = report.GroupByBlockingFrame("Firedrill.");
-        var sample = report.Threads.FirstOrDefault(frames => groups.Count > 0 && frames.Contains(groups[0].OwnFrame) && frames.Contains(groups[0].TopFrame));
+        // One thread of the largest group the shop's own code blocked, in full: the chain an engineer reads.
+        var blocked = groups.FirstOrDefault(group => group.OwnFrame.StartsWith("Firedrill.Shop.Features.Catalog.", StringComparison.Ordinal));
+        var sample = blocked is null ? null : report.Threads.FirstOrDefault(frames => frames.Contains(blocked.OwnFrame) && frames.Contains(blocked.TopFrame));
         var text = StackReport.Table(groups, report.Threads.Count)
-            + (sample is null ? "" : "\n\nOne thread of the largest group, top 12 frames:\n  " + string.Join("\n  ", sample.Take(12)));
+            + (sample is null ? "" : $"\n\nOne of the {blocked!.Threads} threads blocked under {blocked.OwnFrame}, top 12 frames:\n  " + string.Join("\n  ", sample.Take(12)));
         context.Evidence.Add("Threads grouped by blocking frame (dotnet-stack)", phase, output.Command,
-            output.ExitCode == 0 ? text : output.Text);
+            output.ExitCode == 0 && report.Threads.Count > 0 ? text : output.Text);
     }
 }
