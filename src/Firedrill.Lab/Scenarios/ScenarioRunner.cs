@@ -44,17 +44,20 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
             Report(scenario, "warm-up");
             await Task.WhenAll(scenario.WarmUpAsync(context, cancellationToken), WaitForScrapesAsync(context, fleet.ScrapeTargets().Count, cancellationToken));
             var runStart = time.GetUtcNow();
-            var offset = 0.0;
             var runs = new List<(string Phase, PhaseRun Run, double Offset)>();
             foreach (var phase in Phases.All)
             {
                 Report(scenario, phase);
                 await scenario.ApplyAsync(context, phase, cancellationToken);
+                // Each phase is placed on the chart where it ran on the wall clock, the clock the
+                // Prometheus series are read on: switching the fix in, draining stragglers or
+                // capturing evidence between phases shows as a gap instead of shifting the phases
+                // out of line with the signals.
+                var offset = Math.Floor((time.GetUtcNow() - runStart).TotalSeconds);
                 var run = await scenario.DriveAsync(context, phase, cancellationToken);
                 run = await AtPhaseEndAsync(scenario, context, phase, run, values, cancellationToken);
                 phases[phase] = PhaseSummary.ToPhaseResult(run);
                 runs.Add((phase, run, offset));
-                offset += Math.Ceiling(run.Load.Elapsed.TotalSeconds);
             }
 
             var series = await ChartSeriesAsync(scenario, context, runStart, cancellationToken);
