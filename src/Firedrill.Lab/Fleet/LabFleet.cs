@@ -21,6 +21,9 @@ public sealed record FleetOptions
     public IReadOnlyDictionary<string, string> InventorySettings { get; init; } = new Dictionary<string, string>();
 
     public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>A database to copy instead of starting empty (e.g. <see cref="OrdersTemplate"/>'s million orders).</summary>
+    public string? DatabaseTemplate { get; init; }
 }
 
 /// <summary>
@@ -46,6 +49,9 @@ public sealed class LabFleet : IAsyncDisposable
     public string DatabaseConnection { get; }
 
     public string KafkaBootstrapServers { get; }
+
+    /// <summary>The Redis every replica uses (for a replica a scenario starts beside the fleet).</summary>
+    public string Redis => _options.Redis;
 
     public string Token { get; }
 
@@ -76,8 +82,16 @@ public sealed class LabFleet : IAsyncDisposable
         await using (var admin = new NpgsqlConnection(options.PostgresAdmin))
         {
             await admin.OpenAsync(cancellationToken);
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync(cancellationToken);
+            if (options.DatabaseTemplate is { } template)
+            {
+                progress?.Report($"database {database}: a copy of {template}");
+                await OrdersTemplate.CloneAsync(admin, template, database, cancellationToken);
+            }
+            else
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;

@@ -30,6 +30,9 @@ public static class Catalogue
     {
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
+        ["db-pool-exhaustion"] = () => new DbPoolExhaustion(),
+        ["random-500s"] = () => new Random500s(),
+        ["slow-in-production"] = () => new SlowInProduction(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

@@ -65,6 +65,24 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
         }
     }
 
+    /// <summary>
+    /// The random-500s incident's broken path (unhandled-downstream), beside <see cref="ReserveAsync"/>:
+    /// the same call without its error handling. An inventory 503 (or a timeout) escapes as
+    /// HttpRequestException or a Polly exception, which nothing in the order path expects: a 500
+    /// for the customer, now and then. Selected by <c>Orders:UnguardedReservation=true</c>.
+    /// </summary>
+    public async Task<ReservationResult> ReserveUnguardedAsync(string orderRef, IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync("/inventory/reservations", new ReservationRequest(orderRef, lines), cancellationToken);
+        if (response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+        {
+            return response.StatusCode == HttpStatusCode.Conflict ? ReservationResult.InsufficientStock : ReservationResult.UnknownSku;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return ReservationResult.Reserved;
+    }
+
     /// <summary>Gives a reservation back (the order was not placed after all). Best effort: logged, never thrown.</summary>
     public async Task ReleaseAsync(string orderRef)
     {
