@@ -121,6 +121,18 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
             {
                 await context.Fleet.RemoveReplicaAsync(name, cancellationToken);
             }
+
+            // As a deployment would: the new replicas take traffic for a moment (their pools open
+            // their connections) before the fixed phase is measured.
+            using var client = context.GatewayClient(RequestTimeout);
+            await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
+            {
+                Model = LoadModel.Open,
+                RatePerSecond = Chosen.PeakRate,
+                Duration = TimeSpan.FromSeconds(2),
+                RequestTimeout = RequestTimeout,
+                Mix = Mix(),
+            }, progress: null, cancellationToken);
         }
     }
 
