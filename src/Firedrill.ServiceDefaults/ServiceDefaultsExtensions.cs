@@ -4,6 +4,7 @@ using Firedrill.ServiceDefaults.Health;
 using Firedrill.ServiceDefaults.Options;
 using Firedrill.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -35,12 +36,17 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddFiredrillProblemDetails();
         builder.Services.AddHealthChecks();
+        builder.Services.AddRuntimeOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
         builder.Services.AddHostedService<ParentWatchdog>();
         return builder;
     }
 
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
+        // Behind the gateway, X-Forwarded-Prefix (/api) becomes the request's PathBase, so links and
+        // Location headers are right on both paths. Only from loopback proxies (the defaults), and
+        // only the prefix: the caller's address stays the gateway's, which the lab's guard relies on.
+        app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedPrefix });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapPrometheusScrapingEndpoint();

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Firedrill.Lab.Cli;
 
-/// <summary>The <c>firedrill</c> command line: up, list, run, load, trace.</summary>
+/// <summary>The <c>firedrill</c> command line: up, list, run, load, trace, diagnose.</summary>
 internal static class LabCommands
 {
     public static RootCommand Build()
@@ -13,6 +13,8 @@ internal static class LabCommands
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
         root.Subcommands.Add(TraceCommand.Create());
+        root.Subcommands.Add(DiagnoseCommand.Create());
+        root.Subcommands.Add(KafkaGroupCommand.Create());
         return root;
     }
 

@@ -24,6 +24,12 @@ public sealed record FleetOptions
 
     /// <summary>A database to copy instead of starting empty (e.g. <see cref="OrdersTemplate"/>'s million orders).</summary>
     public string? DatabaseTemplate { get; init; }
+
+    /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
+    public PortPlan? Ports { get; init; }
+
+    /// <summary>Each replica gets its own PostgreSQL role and Redis user (<see cref="Fleet.ReplicaIdentities"/>), so one can be cut off.</summary>
+    public bool ReplicaIdentities { get; init; }
 }
 
 /// <summary>
@@ -35,12 +41,15 @@ public sealed class LabFleet : IAsyncDisposable
 {
     private readonly FleetOptions _options;
     private readonly List<ServiceProcess> _shops = [];
+    private readonly Dictionary<string, IReadOnlyDictionary<string, string>> _shopSettings = [];
     private readonly KafkaHost? _kafka;
+    private readonly HashSet<int> _claimedPorts = [];
+    private readonly IProgress<string>? _notes;
     private int _nextReplica = 1;
 
-    private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token)
+    private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token, IProgress<string>? notes)
     {
-        (_options, Database, DatabaseConnection, _kafka, KafkaBootstrapServers, Token) = (options, database, databaseConnection, kafka, bootstrap, token);
+        (_options, Database, DatabaseConnection, _kafka, KafkaBootstrapServers, Token, _notes) = (options, database, databaseConnection, kafka, bootstrap, token, notes);
         Logs = Path.Combine(options.RunFolder, "logs");
     }
 
@@ -50,12 +59,12 @@ public sealed class LabFleet : IAsyncDisposable
 
     public string KafkaBootstrapServers { get; }
 
-    /// <summary>The Redis every replica uses (for a replica a scenario starts beside the fleet).</summary>
-    public string Redis => _options.Redis;
-
     public string Token { get; }
 
     public string Logs { get; }
+
+    /// <summary>The Redis the replicas use: the fleet's own when its replicas have identities, else the engines'.</summary>
+    public string Redis => Identities?.Redis.Address ?? _options.Redis;
 
     public ServiceProcess Inventory { get; private set; } = null!;
 
@@ -65,6 +74,12 @@ public sealed class LabFleet : IAsyncDisposable
     public ServiceProcess Gateway { get; private set; } = null!;
 
     public IReadOnlyList<ServiceProcess> Shops => _shops;
+
+    /// <summary>Each replica's own database role and Redis user, when the fleet was started with them.</summary>
+    public ReplicaIdentities? Identities { get; private set; }
+
+    /// <summary>Restarts replicas whose liveness fails, as a kubelet would, once <see cref="StartSupervisor"/> ran.</summary>
+    public ReplicaSupervisor? Supervisor { get; private set; }
 
     public IEnumerable<ServiceProcess> All => [Inventory, .. _shops, Gateway];
 
@@ -96,12 +111,17 @@ public sealed class LabFleet : IAsyncDisposable
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;
         var fleet = new LabFleet(options, database, new NpgsqlConnectionStringBuilder(options.PostgresAdmin) { Database = database }.ConnectionString,
-            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()));
+            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
         try
         {
+            if (options.ReplicaIdentities)
+            {
+                fleet.Identities = await ReplicaIdentities.CreateAsync(options.PostgresAdmin, database, fleet.Logs, cancellationToken);
+            }
+
             progress?.Report("inventory, postgres_exporter");
-            var exporter = PostgresExporter.StartAsync(fleet.DatabaseConnection, options.RunFolder, cancellationToken);
-            fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings);
+            var exporter = PostgresExporter.StartAsync(fleet.DatabaseConnection, options.RunFolder, cancellationToken, fleet.ClaimPort(options.Ports?.PostgresExporter, PostgresExporter.ServiceName));
+            fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings, options.Ports?.Inventory);
             try
             {
                 await fleet.Inventory.WaitReadyAsync(cancellationToken);
@@ -128,7 +148,7 @@ public sealed class LabFleet : IAsyncDisposable
             }
 
             // The appsettings default destination (r1 = :5080) is replaced by the fleet's own.
-            fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings);
+            fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings, options.Ports?.Gateway);
             await fleet.Gateway.WaitReadyAsync(cancellationToken);
             return fleet;
         }
@@ -142,7 +162,8 @@ public sealed class LabFleet : IAsyncDisposable
     /// <summary>Starts one more replica, waits for it, and (by default) puts it behind the gateway.</summary>
     public async Task<ServiceProcess> AddReplicaAsync(CancellationToken cancellationToken, bool updateGateway = true)
     {
-        var name = $"shop-{_nextReplica++}";
+        var number = _nextReplica++;
+        var name = $"shop-{number}";
         var settings = new Dictionary<string, string>(_options.ShopSettings)
         {
             ["ConnectionStrings:Postgres"] = DatabaseConnection,
@@ -150,10 +171,18 @@ public sealed class LabFleet : IAsyncDisposable
             ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
             ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
         };
-        var shop = Launch(name, "Firedrill.Shop", settings);
+        if (Identities is not null)
+        {
+            var identity = await Identities.ForAsync(name, cancellationToken);
+            settings["ConnectionStrings:Postgres"] = ReplicaIdentities.PostgresConnection(identity, DatabaseConnection);
+            settings["ConnectionStrings:Redis"] = Identities.RedisConnection(identity);
+        }
+
+        var shop = Launch(name, "Firedrill.Shop", settings, _options.Ports?.FirstReplica + number - 1);
         lock (_shops)
         {
             _shops.Add(shop);
+            _shopSettings[name] = settings;
         }
 
         await shop.WaitReadyAsync(cancellationToken);
@@ -201,11 +230,54 @@ public sealed class LabFleet : IAsyncDisposable
                 new Dictionary<string, string> { ["service"] = PostgresExporter.ServiceName }))
             .ToList();
 
+    /// <summary>
+    /// Kills a replica and starts it again with the same settings on the same address, as an
+    /// orchestrator restarts a container: it does not wait for the new process to be ready.
+    /// </summary>
+    public async Task<ServiceProcess> RestartReplicaAsync(string name)
+    {
+        ServiceProcess old;
+        IReadOnlyDictionary<string, string> settings;
+        lock (_shops)
+        {
+            old = _shops.Single(s => s.Name == name);
+            settings = _shopSettings[name];
+        }
+
+        await old.DisposeAsync();
+        var restarted = ServiceProcess.Start(name, old.Project, Logs, Token, settings, old.Address.Port);
+        lock (_shops)
+        {
+            _shops[_shops.IndexOf(old)] = restarted;
+        }
+
+        return restarted;
+    }
+
+    /// <summary>Starts the liveness supervisor (one per fleet); it stops before the fleet does.</summary>
+    public ReplicaSupervisor StartSupervisor(SupervisorOptions options)
+    {
+        if (Supervisor is not null)
+        {
+            throw new InvalidOperationException("The fleet's supervisor is already running.");
+        }
+
+        return Supervisor = ReplicaSupervisor.Start(this, options);
+    }
+
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
 
-    public Task ConfigureShopsAsync(string json, CancellationToken cancellationToken) =>
-        Task.WhenAll(_shops.Where(shop => !shop.HasExited).Select(shop => shop.ConfigureAsync(json, cancellationToken)));
+    public Task ConfigureShopsAsync(string json, CancellationToken cancellationToken)
+    {
+        List<ServiceProcess> shops;
+        lock (_shops)
+        {
+            shops = [.. _shops];
+        }
+
+        return Task.WhenAll(shops.Where(shop => !shop.HasExited).Select(shop => shop.ConfigureAsync(json, cancellationToken)));
+    }
 
     private async Task UpdateGatewayAsync(CancellationToken cancellationToken, string? removed = null)
     {
@@ -223,11 +295,25 @@ public sealed class LabFleet : IAsyncDisposable
 
     private static string DestinationKey(string replica) => $"ReverseProxy:Clusters:shop:Destinations:{replica}:Address";
 
-    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings) =>
-        ServiceProcess.Start(name, project, Logs, Token, settings);
+    private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings, int? preferredPort = null) =>
+        ServiceProcess.Start(name, project, Logs, Token, settings, ClaimPort(preferredPort, name));
+
+    /// <summary>The planned port (or the next free one above it); null when the fleet has no plan.</summary>
+    private int? ClaimPort(int? preferredPort, string service)
+    {
+        lock (_claimedPorts)
+        {
+            return preferredPort is { } preferred ? LoopbackPorts.Claim(preferred, service, _claimedPorts, _notes) : null;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
+        if (Supervisor is not null)
+        {
+            await Supervisor.DisposeAsync();
+        }
+
         var processes = new List<ServiceProcess>(_shops);
         if (Gateway is not null)
         {
@@ -254,6 +340,11 @@ public sealed class LabFleet : IAsyncDisposable
         if (Environment.GetEnvironmentVariable("FIREDRILL_KEEP_DATABASES") != "1")
         {
             await DropDatabaseAsync();
+        }
+
+        if (Identities is not null)
+        {
+            await Identities.DisposeAsync();
         }
     }
 

@@ -40,7 +40,8 @@ public sealed class PostgresExporter : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public static async Task<PostgresExporter> StartAsync(string databaseConnection, string runFolder, CancellationToken cancellationToken)
+    /// <param name="port">Where it listens first; null (and after a lost race for it): any free port.</param>
+    public static async Task<PostgresExporter> StartAsync(string databaseConnection, string runFolder, CancellationToken cancellationToken, int? port = null)
     {
         var executable = File.Exists(DebianPath) ? DebianPath
             : throw new FileNotFoundException($"prometheus-postgres-exporter is not installed ({DebianPath}); run eng/engines.sh, which installs it (apt-get install -y prometheus-postgres-exporter).");
@@ -59,8 +60,8 @@ public sealed class PostgresExporter : IAsyncDisposable
             // The free port is only free until someone else binds it; a lost race shows as an early exit, so retry.
             for (var attempt = 1; ; attempt++)
             {
-                var port = FreePort();
-                var exporter = new PostgresExporter(Spawn(executable, DataSourceName(databaseConnection), queries, port, runFolder, log), log, port);
+                var listen = attempt == 1 && port is { } preferred ? preferred : FreePort();
+                var exporter = new PostgresExporter(Spawn(executable, DataSourceName(databaseConnection), queries, listen, runFolder, log), log, listen);
                 if (await exporter.WaitUntilReadyAsync(cancellationToken))
                 {
                     return exporter;

@@ -40,9 +40,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>A client for the service's own endpoints (health, metrics, control), never for load.</summary>
     public HttpClient Client { get; }
 
-    public static ServiceProcess Start(string name, string project, string logFolder, string token, IReadOnlyDictionary<string, string> settings)
+    /// <param name="port">Where it listens; null: any free port (a restarted replica keeps its own).</param>
+    public static ServiceProcess Start(string name, string project, string logFolder, string token, IReadOnlyDictionary<string, string> settings, int? port = null)
     {
-        var port = FreePort();
+        port ??= LoopbackPorts.Free();
         var dll = Path.Combine(ServiceFolder(project), project + ".dll");
         if (!File.Exists(dll))
         {
@@ -150,13 +151,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         {
             _log.Dispose();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The service's assembly, where the fleet would start it from.</summary>

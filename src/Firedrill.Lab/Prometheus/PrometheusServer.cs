@@ -39,11 +39,12 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     internal int ProcessId => _process.Id;
 
-    public static Task<PrometheusServer> StartAsync(string runFolder, IReadOnlyList<ScrapeTarget> targets, CancellationToken ct) =>
-        StartAsync(runFolder, targets, binary: null, ct);
+    /// <param name="port">Where it listens first; null (and after a lost race for it): any free port.</param>
+    public static Task<PrometheusServer> StartAsync(string runFolder, IReadOnlyList<ScrapeTarget> targets, CancellationToken ct, int? port = null) =>
+        StartAsync(runFolder, targets, binary: null, ct, port);
 
     /// <param name="binary">The prometheus executable; <c>null</c> looks on PATH, then /usr/bin.</param>
-    internal static async Task<PrometheusServer> StartAsync(string runFolder, IReadOnlyList<ScrapeTarget> targets, string? binary, CancellationToken ct)
+    internal static async Task<PrometheusServer> StartAsync(string runFolder, IReadOnlyList<ScrapeTarget> targets, string? binary, CancellationToken ct, int? preferredPort = null)
     {
         var executable = PrometheusBinary.Resolve(binary);
         runFolder = Path.GetFullPath(runFolder);
@@ -64,7 +65,7 @@ public sealed class PrometheusServer : IAsyncDisposable
             // The free port is only free until someone else binds it; a lost race shows as an early exit, so retry.
             for (var attempt = 1; ; attempt++)
             {
-                var port = FreeLoopbackPort();
+                var port = attempt == 1 && preferredPort is { } preferred ? preferred : FreeLoopbackPort();
                 var process = Spawn(executable, configFile, runFolder, storage, port, log);
                 var server = new PrometheusServer(process, log, new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/"), targetsFile);
                 try

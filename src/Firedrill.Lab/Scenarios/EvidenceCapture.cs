@@ -123,8 +123,15 @@ public sealed class EvidenceCapture(string databaseConnection, string runFolder)
 
     private static string Word(string text) => text.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=".Contains(c, StringComparison.Ordinal)) ? text : Quote(text);
 
-    /// <summary>A word for bash: single-quoted, its own single quotes closed, escaped and reopened.</summary>
-    public static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    /// <summary>
+    /// A word for bash, as a person would write it: in double quotes when nothing inside is special
+    /// there (SQL with its single-quoted strings reads as typed), otherwise single-quoted with its
+    /// own single quotes closed, escaped and reopened.
+    /// </summary>
+    public static string Quote(string text) =>
+        text.IndexOfAny(['"', '$', '`', '\\', '!']) < 0
+            ? "\"" + text + "\""
+            : "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static void Append(StringBuilder output, string? line)
     {

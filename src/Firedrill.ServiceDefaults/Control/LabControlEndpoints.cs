@@ -5,6 +5,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -51,7 +53,7 @@ public static class LabControlEndpoints
     }
 
     private static async Task<IResult> PutAsync(
-        HttpRequest request, LabOverrides overrides, IEnumerable<IOptionsProbe> probes, ILoggerFactory loggers,
+        HttpRequest request, LabOverrides overrides, IConfiguration configuration, IEnumerable<IConfigurationCheck> checks, ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
         Dictionary<string, string?> changes;
@@ -67,12 +69,30 @@ public static class LabControlEndpoints
                 detail: $"The body must be a JSON object of configuration keys to string values (null removes a key): {ex.Message}");
         }
 
+        // Validate first: the configuration as it would be is checked by every option's validators
+        // (and the gateway's proxy rules) before anything changes, so no request ever reads an invalid value.
+        using var candidate = Candidate(configuration, overrides, changes);
+        var refused = new List<string>();
+        foreach (var check in checks)
+        {
+            if (await check.CheckAsync(candidate, cancellationToken) is { } reason)
+            {
+                refused.Add(reason);
+            }
+        }
+
+        if (refused.Count > 0)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid overrides", detail: string.Join(" ", refused.Distinct()));
+        }
+
         var before = overrides.Snapshot();
         string[] failures;
         try
         {
             overrides.Apply(changes);
-            failures = probes.Select(probe => probe.Validate()).OfType<string>().ToArray();
+            // A last look at what the app now reads: a check the candidate could not foresee is rolled back.
+            failures = checks.Select(check => check.CheckCurrent()).OfType<string>().ToArray();
         }
         catch (AggregateException ex)
         {
@@ -91,6 +111,48 @@ public static class LabControlEndpoints
 
         LabLog.OverridesChanged(loggers.CreateLogger(typeof(LabControlEndpoints).FullName!), string.Join(", ", changes.Keys));
         return TypedResults.Ok(overrides.Snapshot());
+    }
+
+    /// <summary>
+    /// The configuration as it would be with <paramref name="changes"/> applied: every other source
+    /// as it is (read, never reloaded), then the overrides with the changes made, a null removing one.
+    /// </summary>
+    private static ConfigurationRoot Candidate(IConfiguration configuration, LabOverrides overrides, IReadOnlyDictionary<string, string?> changes)
+    {
+        var merged = new Dictionary<string, string?>(overrides.Snapshot().Select(pair => KeyValuePair.Create(pair.Key, (string?)pair.Value)), StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in changes)
+        {
+            if (value is null)
+            {
+                merged.Remove(key);
+            }
+            else
+            {
+                merged[key] = value;
+            }
+        }
+
+        var others = (configuration as IConfigurationRoot)?.Providers.Where(provider => provider is not LabOverrides)
+            .Select(provider => (IConfigurationProvider)new ReadOnlyProvider(provider)) ?? [];
+        return new ConfigurationRoot([.. others, new MemoryConfigurationProvider(new MemoryConfigurationSource { InitialData = merged })]);
+    }
+
+    /// <summary>A live provider seen as it is: <see cref="ConfigurationRoot"/> loads its providers, which must not reload the app's.</summary>
+    private sealed class ReadOnlyProvider(IConfigurationProvider inner) : IConfigurationProvider
+    {
+        public bool TryGet(string key, out string? value) => inner.TryGet(key, out value);
+
+        public void Set(string key, string? value)
+        {
+        }
+
+        public Microsoft.Extensions.Primitives.IChangeToken GetReloadToken() => inner.GetReloadToken();
+
+        public void Load()
+        {
+        }
+
+        public IEnumerable<string> GetChildKeys(IEnumerable<string> earlierKeys, string? parentPath) => inner.GetChildKeys(earlierKeys, parentPath);
     }
 
     private static async Task<Dictionary<string, string?>> ReadChangesAsync(HttpRequest request, CancellationToken cancellationToken)

@@ -12,11 +12,12 @@ public static class LabOptionsExtensions
     /// would make it invalid. Read it through <c>IOptionsMonitor&lt;T&gt;</c> to see lab changes.
     /// </summary>
     public static OptionsBuilder<TOptions> AddRuntimeOptions<TOptions, TValidator>(this IServiceCollection services, string section)
-        where TOptions : class
+        where TOptions : class, new()
         where TValidator : class, IValidateOptions<TOptions>
     {
         services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
-        services.AddSingleton<IOptionsProbe, OptionsProbe<TOptions>>();
+        services.AddSingleton<IConfigurationCheck>(provider => new OptionsProbe<TOptions>(
+            section, provider.GetServices<IValidateOptions<TOptions>>(), provider.GetRequiredService<IOptionsMonitor<TOptions>>()));
         return services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
     }
 }

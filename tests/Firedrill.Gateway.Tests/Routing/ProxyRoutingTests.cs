@@ -31,6 +31,8 @@ public sealed class ProxyRoutingTests : IAsyncLifetime
         Assert.Equal("127.0.0.1", echo.Headers["X-Forwarded-For"]);
         Assert.Equal("http", echo.Headers["X-Forwarded-Proto"]);
         Assert.True(echo.Headers.ContainsKey("X-Forwarded-Host"));
+        // The prefix the route stripped, so the replica's Location headers can carry it back.
+        Assert.Equal("/api", echo.Headers["X-Forwarded-Prefix"]);
         Assert.False(echo.Headers.ContainsKey(LabControlEndpoints.TokenHeader));
     }
 

@@ -71,6 +71,20 @@ public sealed class RuntimeDestinationsTests : IAsyncLifetime
         Assert.Equal("a", await _client.ServedByAsync());
     }
 
+    [Theory]
+    [InlineData("ReverseProxy:Clusters:shop:LoadBalancingPolicy", "NoSuchPolicy", "NoSuchPolicy")]
+    [InlineData("ReverseProxy:Clusters:shop:HealthCheck:Active:Interval", "banana", "ReverseProxy")]
+    public async Task PutProxySetting_TheProxyRefuses_Returns400WithItsReasonAndChangesNothing(string key, string value, string named)
+    {
+        var put = await _gateway.PutLabConfigAsync(_client, $$"""{"{{key}}": "{{value}}"}""");
+
+        var problem = await put.AssertProblemAsync(HttpStatusCode.BadRequest);
+        Assert.Contains(named, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var overrides = await (await LabClient.SendAsync(_client, HttpMethod.Get, _gateway.Token)).Content.ReadAsStringAsync();
+        Assert.DoesNotContain(key, overrides, StringComparison.Ordinal);
+        Assert.Equal("a", await _client.ServedByAsync());
+    }
+
     private async Task<bool> AllServedByAsync(string backend)
     {
         for (var i = 0; i < Requests; i++)

@@ -82,6 +82,13 @@ public sealed class LabControlTests : IAsyncLifetime
     [InlineData("""[1, 2]""")]
     [InlineData("""{"Catalog:MaxPageSize": {"nested": 1}}""")]
     [InlineData("""{"Catalog:MaxPageSize": """)]
+    [InlineData("""{"Kafka:MaxPollInterval": "00:00:04", "Kafka:SessionTimeout": "00:00:05"}""")]
+    [InlineData("""{"Kafka:HandlerParallelism": 0}""")]
+    [InlineData("""{"Kafka:PaymentsKey": "Sku"}""")]
+    [InlineData("""{"Kafka:ConsumersPerReplica": 9}""")]
+    [InlineData("""{"Jobs:InventorySyncJitter": "00:00:06"}""")]
+    [InlineData("""{"Jobs:LockAtLeast": "00:01:00"}""")]
+    [InlineData("""{"Jobs:Lock": "Advisory"}""")]
     public async Task Config_InvalidOverride_Returns400AndKeepsThePreviousValues(string json)
     {
         await using var shop = LabShop();
@@ -95,6 +102,22 @@ public sealed class LabControlTests : IAsyncLifetime
         Assert.Equal("7", overrides.GetProperty("Catalog:MaxPageSize").GetString());
         Assert.False(overrides.TryGetProperty("Db:MaxPoolSize", out _));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/products?pageSize=7")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Config_InvalidOverride_IsNeverApplied()
+    {
+        await using var shop = LabShop();
+        using var client = shop.CreateClient();
+        var monitor = (Microsoft.Extensions.Options.IOptionsMonitor<Firedrill.Shop.Features.Catalog.CatalogOptions>)shop.Services
+            .GetService(typeof(Microsoft.Extensions.Options.IOptionsMonitor<Firedrill.Shop.Features.Catalog.CatalogOptions>))!;
+        var reloads = 0;
+        using var subscription = monitor.OnChange((_, _) => Interlocked.Increment(ref reloads));
+
+        await (await Send(client, HttpMethod.Put, _token, """{"Catalog:MaxPageSize": "-4"}""")).AssertProblemAsync(HttpStatusCode.BadRequest);
+
+        // Validated before it was applied: the configuration never reloaded, so no request could read it.
+        Assert.Equal(0, reloads);
     }
 
     [Fact]

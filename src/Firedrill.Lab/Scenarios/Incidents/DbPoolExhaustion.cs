@@ -144,7 +144,7 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
         using var client = context.GatewayClient(RequestTimeout);
         var started = context.Time.GetUtcNow();
         var evidence = phase == Phases.Baseline ? Task.CompletedTask
-            : context.CaptureDuringAsync(duration * 0.6, token => CaptureAsync(context, phase, token), cancellationToken);
+            : context.CaptureDuringAsync(duration * 0.45, token => CaptureAsync(context, phase, token), cancellationToken);
         var load = await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
         {
             Model = LoadModel.Open,
@@ -221,15 +221,16 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
             return;
         }
 
-        await context.Evidence.PsqlAsync("pg_stat_activity: the run's sessions and their last query", phase, DatabaseEvidence.Sessions, cancellationToken);
-        await DatabaseEvidence.PoolMetricsAsync(context, context.Fleet.Shops[0], phase, cancellationToken);
+        // A failed response is caught while the peak lasts, beside the snapshots.
         using var client = context.GatewayClient(RequestTimeout);
         var gateway = context.Fleet.Gateway.Address;
-        var failed = await FailedResponse.CatchAsync(client, sequence => Held
+        var catching = FailedResponse.CatchAsync(client, sequence => Held
                 ? new HttpRequestMessage(HttpMethod.Post, "/api/orders") { Content = new StringContent(OrderBody(sequence), Encoding.UTF8, "application/json") }
                 : new HttpRequestMessage(HttpMethod.Get, $"/api/customers/{1 + sequence % 100}/orders"),
-            status => status == HttpStatusCode.ServiceUnavailable, attempts: 40, cancellationToken);
-        await DatabaseEvidence.TraceAsync(context, phase, failed, Held
+            status => status == HttpStatusCode.ServiceUnavailable, attempts: 80, cancellationToken, parallel: 8);
+        await context.Evidence.PsqlAsync("pg_stat_activity: the run's sessions and their last query", phase, DatabaseEvidence.Sessions, cancellationToken);
+        await DatabaseEvidence.PoolMetricsAsync(context, context.Fleet.Shops[0], phase, cancellationToken);
+        await DatabaseEvidence.TraceAsync(context, phase, await catching, Held
             ? $"curl -s -X POST {gateway}api/orders -H 'Content-Type: application/json' -d '{OrderBody(0)}'"
             : $"curl -s {gateway}api/customers/1/orders", cancellationToken);
     }

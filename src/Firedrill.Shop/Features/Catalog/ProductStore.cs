@@ -47,6 +47,20 @@ internal sealed class ProductStore(ShopDatabase database, TimeProvider time)
             new { id, price, now = time.GetUtcNow().UtcDateTime }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>One set-based statement for the whole batch; ids that match no product are not in the result.</summary>
+    public async Task<IReadOnlyList<long>> ImportPricesAsync(long[] ids, decimal[] prices, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<long>(new CommandDefinition(
+            """
+            UPDATE products AS p SET price = i.price, updated_at = @now
+            FROM unnest(@ids, @prices) AS i (id, price)
+            WHERE p.id = i.id
+            RETURNING p.id
+            """,
+            new { ids, prices, now = time.GetUtcNow().UtcDateTime }, cancellationToken: cancellationToken))).ToList();
+    }
+
     private sealed record ProductRow(long Id, string Sku, string Name, decimal Price, int Stock, DateTime UpdatedAt, long Total)
     {
         public Product ToProduct() => new(Id, Sku, Name, Price, Stock, UpdatedAt);

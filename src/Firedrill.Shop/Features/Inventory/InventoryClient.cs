@@ -36,7 +36,8 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
                 throw new InventoryUnavailableException($"Inventory did not answer for {sku}: {ex.Message}", ex);
             }
 
-            LogFallback(sku, ex.GetType().Name);
+            LogFallback(sku, Reason(ex));
+            LogFailureDetail(ex);
             metrics.InventoryFallback(ex.GetType().Name);
             return new Availability(productId, sku, null, Availability.Unknown);
         }
@@ -61,6 +62,8 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
         }
         catch (Exception ex) when (IsDependencyFailure(ex, cancellationToken))
         {
+            LogReservationFailed(orderRef, Reason(ex));
+            LogFailureDetail(ex);
             throw new InventoryUnavailableException($"Inventory did not answer the reservation: {ex.Message}", ex);
         }
     }
@@ -83,6 +86,23 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
         return ReservationResult.Reserved;
     }
 
+    /// <summary>
+    /// Sends a window's reconciliation: inventory re-counts the products it names. Not idempotent on
+    /// its side, which is why the job must send it once per window.
+    /// </summary>
+    public async Task SyncAsync(DateTime window, string replica, int checkedProducts, int differ, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.PostAsJsonAsync("/inventory/sync", new SyncRequest(window, replica, checkedProducts, differ), cancellationToken);
+            response.EnsureSuccessStatusCode();
+        }
+        catch (Exception ex) when (IsDependencyFailure(ex, cancellationToken))
+        {
+            throw new InventoryUnavailableException($"Inventory did not take the reconciliation of {window:O}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Gives a reservation back (the order was not placed after all). Best effort: logged, never thrown.</summary>
     public async Task ReleaseAsync(string orderRef)
     {
@@ -101,8 +121,17 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
             or System.Text.Json.JsonException
         || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
+    /// <summary>What failed, in a line: the exception's type and message, never its stack.</summary>
+    private static string Reason(Exception exception) => $"{exception.GetType().Name}: {exception.Message}";
+
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Inventory failed for {Sku} ({Failure}); answering availability unknown")]
     private partial void LogFallback(string sku, string failure);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Inventory did not answer the reservation for {OrderRef} ({Failure})")]
+    private partial void LogReservationFailed(string orderRef, string failure);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Debug, Message = "The inventory call's failure, in full")]
+    private partial void LogFailureDetail(Exception exception);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Could not release inventory reservation {OrderRef}")]
     private partial void LogReleaseFailed(string orderRef, Exception exception);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Polly;
+using Polly.Telemetry;
 
 namespace Firedrill.Shop.Features.Inventory;
 
@@ -26,6 +27,11 @@ internal static class InventoryClientExtensions
         builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics
             .AddView("resilience.polly.pipeline.duration", MetricStreamConfiguration.Drop)
             .AddView("resilience.polly.strategy.attempt.duration", MetricStreamConfiguration.Drop));
+        // One line per failed call is the client's own (InventoryClient logs the reason); Polly's
+        // per-attempt lines, each with the exception's stack, go to Debug. Breaker transitions and
+        // timeouts keep Polly's own levels.
+        builder.Services.Configure<TelemetryOptions>(telemetry => telemetry.SeverityProvider = arguments =>
+            arguments.Event.EventName is "ExecutionAttempt" or "OnRetry" ? ResilienceEventSeverity.Debug : arguments.Event.Severity);
         builder.Services.AddHttpClient<InventoryClient>((services, http) =>
             {
                 http.BaseAddress = services.GetRequiredService<IOptionsMonitor<InventoryClientOptions>>().CurrentValue.BaseAddress;

@@ -4,7 +4,7 @@ public sealed record CreateOrderRequest(long? CustomerId, IReadOnlyList<OrderLin
 
 public sealed record OrderLineRequest(long? ProductId, int? Quantity);
 
-public sealed record Order(long Id, long CustomerId, string Status, decimal Total, DateTime CreatedAt, IReadOnlyList<OrderLine> Lines);
+public sealed record Order(long Id, long CustomerId, string Status, decimal Total, string Currency, DateTime CreatedAt, IReadOnlyList<OrderLine> Lines);
 
 public sealed record OrderLine(long ProductId, int Quantity, decimal UnitPrice);
 

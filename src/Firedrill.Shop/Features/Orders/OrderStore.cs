@@ -9,6 +9,9 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
 {
     public const string PlacedStatus = "placed";
 
+    /// <summary>An order with an accepted payment (set in the payment's transaction).</summary>
+    public const string PaidStatus = "paid";
+
     // The shared-state defect: one connection for every request (see FindOnSharedConnectionAsync).
     private NpgsqlConnection? _sharedConnection;
 
@@ -57,7 +60,7 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
         var prices = lines.Select(line => stock[line.ProductId].Price).ToArray();
         var total = lines.Sum(line => stock[line.ProductId].Price * line.Quantity);
         var createdAt = time.GetUtcNow().UtcDateTime;
-        var orderId = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+        var (orderId, currency) = await connection.QuerySingleAsync<(long, string)>(new CommandDefinition(
             """
             UPDATE products AS p SET stock = p.stock - l.quantity
             FROM unnest(@ids, @quantities) AS l (product_id, quantity)
@@ -65,7 +68,7 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
 
             INSERT INTO orders (customer_id, status, total, created_at)
             VALUES (@customerId, @status, @total, @createdAt)
-            RETURNING id;
+            RETURNING id, trim(currency);
             """,
             new { ids, quantities, customerId, status = PlacedStatus, total, createdAt }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
@@ -78,7 +81,7 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
         await transaction.CommitAsync(cancellationToken);
 
         var orderLines = lines.Select((line, i) => new OrderLine(line.ProductId, line.Quantity, prices[i])).ToList();
-        return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, createdAt, orderLines));
+        return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, currency, createdAt, orderLines));
     }
 
     public async Task<Dictionary<long, string>> FindSkusAsync(long[] ids, CancellationToken cancellationToken)
@@ -125,7 +128,7 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
             $$"""
             WITH page AS (
                 SELECT id FROM orders WHERE customer_id = @customerId ORDER BY id DESC LIMIT @pageSize OFFSET @offset)
-            SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, {{TotalColumn}} AS Total, o.created_at AS CreatedAt,
+            SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, {{TotalColumn}} AS Total, trim(o.currency) AS Currency, o.created_at AS CreatedAt,
                    l.product_id AS ProductId, l.quantity AS Quantity, l.unit_price AS UnitPrice
             FROM page JOIN orders o ON o.id = page.id JOIN order_lines l ON l.order_id = o.id
             ORDER BY o.id DESC, l.line_no
@@ -151,7 +154,7 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var headers = (await connection.QueryAsync<OrderHeader>(new CommandDefinition(
             $"""
-            SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, {TotalColumn} AS Total, o.created_at AS CreatedAt
+            SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, {TotalColumn} AS Total, trim(o.currency) AS Currency, o.created_at AS CreatedAt
             FROM orders o WHERE o.customer_id = @customerId ORDER BY o.id DESC LIMIT @pageSize OFFSET @offset
             """,
             new { customerId, pageSize, offset = (long)(page - 1) * pageSize }, cancellationToken: cancellationToken))).ToList();
@@ -166,20 +169,20 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
             var lines = await connection.QueryAsync<OrderLine>(new CommandDefinition(
                 "SELECT product_id AS ProductId, quantity AS Quantity, unit_price AS UnitPrice FROM order_lines WHERE order_id = @id ORDER BY line_no",
                 new { id = header.Id }, cancellationToken: cancellationToken));
-            rows.AddRange(lines.Select(line => new OrderRow(header.Id, header.CustomerId, header.Status, header.Total, header.CreatedAt, line.ProductId, line.Quantity, line.UnitPrice)));
+            rows.AddRange(lines.Select(line => new OrderRow(header.Id, header.CustomerId, header.Status, header.Total, header.Currency, header.CreatedAt, line.ProductId, line.Quantity, line.UnitPrice)));
         }
 
         return Assemble(rows);
     }
 
-    private sealed record OrderHeader(long Id, long CustomerId, string Status, decimal? Total, DateTime CreatedAt);
+    private sealed record OrderHeader(long Id, long CustomerId, string Status, decimal? Total, string Currency, DateTime CreatedAt);
 
     private static Task<bool> CustomerExistsAsync(NpgsqlConnection connection, long customerId, CancellationToken cancellationToken) =>
         connection.ExecuteScalarAsync<bool>(new CommandDefinition(
             "SELECT EXISTS (SELECT 1 FROM customers WHERE id = @customerId)", new { customerId }, cancellationToken: cancellationToken));
 
     internal static string SelectOrderRows(string totalColumn) => $"""
-        SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, {totalColumn} AS Total, o.created_at AS CreatedAt,
+        SELECT o.id AS Id, o.customer_id AS CustomerId, o.status AS Status, {totalColumn} AS Total, trim(o.currency) AS Currency, o.created_at AS CreatedAt,
                l.product_id AS ProductId, l.quantity AS Quantity, l.unit_price AS UnitPrice
         FROM orders o JOIN order_lines l ON l.order_id = o.id
         """;
@@ -204,12 +207,12 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
                     LogUnreadableTotal(first.Id, total);
                 }
 
-                return new Order(first.Id, first.CustomerId, first.Status, total, first.CreatedAt, lines);
+                return new Order(first.Id, first.CustomerId, first.Status, total, first.Currency, first.CreatedAt, lines);
             })
             .ToList();
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Order {OrderId} has no readable stored total (NaN); answered with its lines' sum {Total}")]
     private partial void LogUnreadableTotal(long orderId, decimal total);
 
-    internal sealed record OrderRow(long Id, long CustomerId, string Status, decimal? Total, DateTime CreatedAt, long ProductId, int Quantity, decimal UnitPrice);
+    internal sealed record OrderRow(long Id, long CustomerId, string Status, decimal? Total, string Currency, DateTime CreatedAt, long ProductId, int Quantity, decimal UnitPrice);
 }

@@ -32,7 +32,7 @@ public static class OrdersEndpoints
     }
 
     private static async Task<Results<Created<Order>, ValidationProblem, ProblemHttpResult>> PlaceAsync(
-        CreateOrderRequest body, OrderService orders, ProductCache cache, CancellationToken cancellationToken)
+        HttpRequest request, CreateOrderRequest body, OrderService orders, ProductCache cache, CancellationToken cancellationToken)
     {
         var validation = Validate(body);
         if (!validation.IsValid)
@@ -47,7 +47,7 @@ public static class OrdersEndpoints
             case PlaceOrderOutcome.Placed placed:
                 // Stock changed: cached products would show the old stock.
                 await cache.InvalidateAsync(lines.Select(line => line.Item1).ToList(), cancellationToken);
-                return TypedResults.Created($"/orders/{placed.Order.Id}", placed.Order);
+                return TypedResults.Created($"{request.PathBase}/orders/{placed.Order.Id}", placed.Order);
             case PlaceOrderOutcome.UnknownCustomer unknown:
                 return Problems.NotFound($"Customer {unknown.CustomerId} does not exist.");
             case PlaceOrderOutcome.UnknownProduct unknown:

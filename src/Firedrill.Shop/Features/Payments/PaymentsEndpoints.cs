@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Firedrill.ServiceDefaults.Options;
 using Firedrill.ServiceDefaults.Http;
@@ -47,21 +48,30 @@ public static partial class PaymentsEndpoints
             return validation.ToProblem();
         }
 
-        if (!await payments.OrderExistsAsync(body.OrderId!.Value, cancellationToken))
+        var order = await payments.FindOrderAsync(body.OrderId!.Value, cancellationToken);
+        if (order is null)
         {
             return Problems.NotFound($"Order {body.OrderId} does not exist.");
         }
 
-        var (claim, response) = await payments.PayOnceAsync(key!, body.OrderId.Value, body.Amount!.Value, body.Currency!, cancellationToken);
-        return claim switch
+        if (body.Amount != order.Total || body.Currency != order.Currency)
         {
-            KeyClaim.Claimed => new StoredResult(response!, replayed: false),
-            KeyClaim.Completed => new StoredResult(response!, replayed: true),
-            KeyClaim.InFlight => Problems.Conflict("Request in progress",
+            return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Payment does not match the order",
+                detail: string.Create(CultureInfo.InvariantCulture,
+                    $"Order {order.Id} is {order.Total:0.00} {order.Currency}; this payment is {body.Amount:0.00} {body.Currency}."));
+        }
+
+        var outcome = await payments.PayOnceAsync(key!, order.Id, body.Amount!.Value, body.Currency!, cancellationToken);
+        return outcome switch
+        {
+            PaymentOutcome.Created created => new StoredResult(created.Response, replayed: false),
+            PaymentOutcome.Replayed replayed => new StoredResult(replayed.Response, replayed: true),
+            PaymentOutcome.KeyInFlight => Problems.Conflict("Request in progress",
                 $"A request with this {IdempotencyKeyHeader} is still being processed; retry later."),
-            KeyClaim.Mismatch => TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused",
+            PaymentOutcome.KeyReused => TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused",
                 detail: $"This {IdempotencyKeyHeader} was already used with a different payload."),
-            _ => throw new InvalidOperationException($"Unhandled claim {claim}."),
+            PaymentOutcome.AlreadyPaid paid => new AlreadyPaidResult(order.Id, paid.PaymentId),
+            _ => throw new InvalidOperationException($"Unhandled outcome {outcome}."),
         };
     }
 
@@ -84,6 +94,17 @@ public static partial class PaymentsEndpoints
     [GeneratedRegex("^[\\x21-\\x7E]+$")]
     private static partial Regex PrintableAscii();
 
+    /// <summary>409 for an order that is paid already, pointing at its payment (Location), as problem details.</summary>
+    private sealed class AlreadyPaidResult(long orderId, long paymentId) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.Location = $"{httpContext.Request.PathBase}/payments/{paymentId}";
+            return Problems.Conflict("Order already paid",
+                $"Order {orderId} is already paid by payment {paymentId}; it was not charged again.").ExecuteAsync(httpContext);
+        }
+    }
+
     /// <summary>Writes a stored response exactly as it was first written (status, body, Location).</summary>
     private sealed class StoredResult(StoredResponse response, bool replayed) : IResult
     {
@@ -92,7 +113,8 @@ public static partial class PaymentsEndpoints
             httpContext.Response.StatusCode = response.Status;
             if (response.Location is not null)
             {
-                httpContext.Response.Headers.Location = response.Location;
+                // Stored relative to the service; behind the gateway, PathBase is the forwarded prefix (/api).
+                httpContext.Response.Headers.Location = httpContext.Request.PathBase + response.Location;
             }
 
             if (replayed)

@@ -21,6 +21,13 @@ public sealed class PaymentsOptions
     public bool IdempotencyEnabled { get; set; } = true;
 
     /// <summary>
+    /// Refuse a payment for an order that is already paid (409), checked under the order's row
+    /// lock. Off, with the unique index <c>payments_one_accepted_per_order</c> absent, is the
+    /// duplicate-payments incident's second missing defence: the order accepts any number of charges.
+    /// </summary>
+    public bool OnePaymentPerOrder { get; set; } = true;
+
+    /// <summary>
     /// After committing, confirm the order's stock with the inventory service before answering.
     /// A slow inventory then really delays the answer past the client's timeout — after the
     /// payment is already committed — which is when retries charge twice.

@@ -29,6 +29,26 @@ public sealed class InventoryClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Availability_InventoryFailingEveryRetry_LogsOneLineWithTheReasonAndNoStack()
+    {
+        await _inventory.SetAsync("""{"Inventory:ErrorRate": 1}""");
+        await using var shop = Shop(new() { ["InventoryClient:MaxRetries"] = "2", ["InventoryClient:CircuitBreakerEnabled"] = "false", ["InventoryClient:RetryBaseDelay"] = "00:00:00.010" });
+        var logs = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        ((Microsoft.Extensions.Logging.ILoggerFactory)shop.Services.GetService(typeof(Microsoft.Extensions.Logging.ILoggerFactory))!)
+            .AddProvider(new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(logs));
+        using var client = shop.CreateClient();
+
+        await (await client.GetAsync("/products/7/availability")).ReadAsync<Availability>();
+
+        // Three attempts failed; the operator reads one line saying why, not three stack traces.
+        var loud = logs.GetSnapshot().Where(record => record.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).ToList();
+        var line = Assert.Single(loud);
+        Assert.Contains("SKU-000007", line.Message, StringComparison.Ordinal);
+        Assert.Contains("503", line.Message, StringComparison.Ordinal);
+        Assert.Null(line.Exception);
+    }
+
+    [Fact]
     public async Task Availability_SlowInventory_TimesOutAndFallsBackFast()
     {
         await _inventory.SetAsync("""{"Inventory:LatencyMs": 4000}""");

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Firedrill.Shop.Features.Messaging;
+using Firedrill.Shop.Tests.Features.Payments;
 using Firedrill.Shop.Features.Orders;
 using Firedrill.Shop.Features.Payments;
 using Firedrill.Shop.Observability;
@@ -116,7 +117,7 @@ public sealed class LedgerConsumerBatchTests : IAsyncLifetime
         await using var shop = StartShop(new()
         {
             ["Kafka:ConsumerEnabled"] = "true",
-            ["Logging:LogLevel:Firedrill.Shop.Features.Messaging.LedgerConsumer"] = "Information",
+            ["Logging:LogLevel:Firedrill.Shop.Features.Messaging"] = "Information",
         });
         var logs = new FakeLogCollector();
         shop.Services.GetRequiredService<ILoggerFactory>().AddProvider(new FakeLoggerProvider(logs));
@@ -127,7 +128,7 @@ public sealed class LedgerConsumerBatchTests : IAsyncLifetime
         using var traced = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = client.BaseAddress };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/payments")
         {
-            Content = new StringContent($$"""{"orderId": {{order.Id}}, "amount": 4, "currency": "EUR"}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent(PaymentsEndpointsTests.Body(order), Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
         request.Headers.Add(PaymentsEndpoints.IdempotencyKeyHeader, Guid.NewGuid().ToString());

@@ -27,7 +27,7 @@ public sealed class OutboxTests : IAsyncLifetime
         using var client = shop.CreateClient();
         var order = await (await client.PostJsonAsync("/orders", """{"customerId": 1, "lines": [{"productId": 1, "quantity": 1}]}""")).ReadAsync<Order>(HttpStatusCode.Created);
 
-        var payment = await (await PaymentsEndpointsTests.Pay(client, PaymentsEndpointsTests.NewKey(), $$"""{"orderId": {{order.Id}}, "amount": 4, "currency": "EUR"}"""))
+        var payment = await (await PaymentsEndpointsTests.Pay(client, PaymentsEndpointsTests.NewKey(), PaymentsEndpointsTests.Body(order)))
             .ReadAsync<Payment>(HttpStatusCode.Created);
         await Task.Delay(TimeSpan.FromSeconds(3)); // at least one failed relay attempt
 

@@ -23,7 +23,7 @@ public sealed class IdempotencyAcrossReplicasTests : IAsyncLifetime
         var clients = _replicas.Select(replica => replica.CreateClient()).ToArray();
         var order = await (await clients[0].PostJsonAsync("/orders", """{"customerId": 3, "lines": [{"productId": 8, "quantity": 1}]}""")).ReadAsync<Order>(HttpStatusCode.Created);
         var key = PaymentsEndpointsTests.NewKey();
-        var json = $$"""{"orderId": {{order.Id}}, "amount": 8.5, "currency": "EUR"}""";
+        var json = PaymentsEndpointsTests.Body(order);
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => PaymentsEndpointsTests.Pay(clients[i % 2], key, json)));
         var later = await PaymentsEndpointsTests.Pay(clients[1], key, json);
@@ -36,21 +36,57 @@ public sealed class IdempotencyAcrossReplicasTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Pay_IdempotencyDisabled_ChargesEveryRetry()
+    public async Task Pay_IdempotencyDisabled_TheOrderStillRefusesTheRetries()
     {
-        // The duplicate-payments incident's broken path, switched on for one replica through its settings.
+        // One defence off: the key is ignored, but the order accepts one payment.
         await using var broken = new ShopInstance(_database.ConnectionString, new Dictionary<string, string?> { ["Payments:IdempotencyEnabled"] = "false" });
         using var client = broken.CreateClient();
         var order = await (await client.PostJsonAsync("/orders", """{"customerId": 5, "lines": [{"productId": 9, "quantity": 1}]}""")).ReadAsync<Order>(HttpStatusCode.Created);
         var key = PaymentsEndpointsTests.NewKey();
-        var json = $$"""{"orderId": {{order.Id}}, "amount": 9, "currency": "EUR"}""";
+        var json = PaymentsEndpointsTests.Body(order);
 
+        var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(HttpStatusCode.Created, (await PaymentsEndpointsTests.Pay(client, key, json)).StatusCode);
+            statuses.Add((await PaymentsEndpointsTests.Pay(client, key, json)).StatusCode);
         }
 
-        Assert.Equal(3, await _database.ScalarAsync<long>($"SELECT count(*) FROM payments WHERE order_id = {order.Id}"));
+        Assert.Equal([HttpStatusCode.Created, HttpStatusCode.Conflict, HttpStatusCode.Conflict], statuses);
+        Assert.Equal(1, await _database.ScalarAsync<long>($"SELECT count(*) FROM payments WHERE order_id = {order.Id}"));
+    }
+
+    [Fact]
+    public async Task Pay_BothDefencesMissing_ChargesEveryRetry()
+    {
+        // The duplicate-payments incident's broken shop: the key ignored, the order check off and its
+        // unique index absent (dropped here, recreated after, as the incident's fix does).
+        await _database.ExecuteAsync("DROP INDEX payments_one_accepted_per_order");
+        try
+        {
+            await using var broken = new ShopInstance(_database.ConnectionString, new Dictionary<string, string?>
+            {
+                ["Payments:IdempotencyEnabled"] = "false",
+                ["Payments:OnePaymentPerOrder"] = "false",
+            });
+            using var client = broken.CreateClient();
+            var order = await (await client.PostJsonAsync("/orders", """{"customerId": 6, "lines": [{"productId": 10, "quantity": 1}]}""")).ReadAsync<Order>(HttpStatusCode.Created);
+            var key = PaymentsEndpointsTests.NewKey();
+
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(HttpStatusCode.Created, (await PaymentsEndpointsTests.Pay(client, key, PaymentsEndpointsTests.Body(order))).StatusCode);
+            }
+
+            Assert.Equal(3, await _database.ScalarAsync<long>($"SELECT count(*) FROM payments WHERE order_id = {order.Id}"));
+        }
+        finally
+        {
+            await _database.ExecuteAsync("""
+                UPDATE payments p SET status = 'refunded'
+                WHERE status = 'accepted' AND id > (SELECT min(id) FROM payments f WHERE f.order_id = p.order_id AND f.status = 'accepted');
+                CREATE UNIQUE INDEX payments_one_accepted_per_order ON payments (order_id) WHERE status = 'accepted';
+                """);
+        }
     }
 
     public async Task DisposeAsync()

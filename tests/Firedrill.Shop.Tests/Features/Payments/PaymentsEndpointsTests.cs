@@ -10,30 +10,103 @@ public sealed class PaymentsEndpointsTests(ShopFixture fixture) : IClassFixture<
     private readonly HttpClient _client = fixture.Client;
 
     [Fact]
-    public async Task Pay_NewKey_Returns201AndWritesOnePayment()
+    public async Task Pay_NewKey_Returns201WritesOnePaymentAndMarksTheOrderPaid()
     {
-        var orderId = await PlaceOrderAsync();
-        var response = await PayAsync(NewKey(), $$"""{"orderId": {{orderId}}, "amount": 25.5, "currency": "EUR"}""");
+        var order = await PlaceOrderAsync();
+        var response = await PayAsync(NewKey(), Body(order));
 
         var payment = await response.ReadAsync<Payment>(HttpStatusCode.Created);
 
         Assert.Equal($"/payments/{payment.Id}", response.Headers.Location?.OriginalString);
-        Assert.Equal((orderId, 25.5m, "EUR", "accepted"), (payment.OrderId, payment.Amount, payment.Currency, payment.Status));
-        Assert.Equal(1, await PaymentsForAsync(orderId));
+        Assert.Equal((order.Id, order.Total, "EUR", "accepted"), (payment.OrderId, payment.Amount, payment.Currency, payment.Status));
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
         var read = await (await _client.GetAsync($"/payments/{payment.Id}")).ReadAsync<Payment>();
         Assert.Equal(payment, read);
+        Assert.Equal("paid", (await (await _client.GetAsync($"/orders/{order.Id}")).ReadAsync<Order>()).Status);
+    }
+
+    [Fact]
+    public async Task Pay_BehindAProxyThatStrippedAPrefix_LocationCarriesThePrefix()
+    {
+        var order = await PlaceOrderAsync();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/payments") { Content = new StringContent(Body(order), System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Add(PaymentsEndpoints.IdempotencyKeyHeader, NewKey());
+        request.Headers.Add("X-Forwarded-Prefix", "/api");
+
+        var response = await _client.SendAsync(request);
+
+        var payment = await response.ReadAsync<Payment>(HttpStatusCode.Created);
+        Assert.Equal($"/api/payments/{payment.Id}", response.Headers.Location?.OriginalString);
+    }
+
+    [Theory]
+    [InlineData(1, "EUR", "is 1.00 EUR")]
+    [InlineData(0, "JPY", "JPY")]
+    public async Task Pay_AmountOrCurrencyOtherThanTheOrders_Returns422NamingBothAndChargesNothing(decimal amount, string currency, string named)
+    {
+        var order = await PlaceOrderAsync();
+        var paid = amount == 0 ? order.Total : amount;
+
+        var response = await PayAsync(NewKey(), string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $$"""{"orderId": {{order.Id}}, "amount": {{paid}}, "currency": "{{currency}}"}"""));
+
+        var detail = (await response.AssertProblemAsync(HttpStatusCode.UnprocessableEntity)).GetProperty("detail").GetString();
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{order.Total:0.00} EUR"), detail, StringComparison.Ordinal);
+        Assert.Contains(named, detail, StringComparison.Ordinal);
+        Assert.Equal(0, await PaymentsForAsync(order.Id));
+    }
+
+    [Fact]
+    public async Task Pay_PaidOrderUnderANewKey_Returns409PointingAtTheExistingPayment()
+    {
+        var order = await PlaceOrderAsync();
+        var first = await (await PayAsync(NewKey(), Body(order))).ReadAsync<Payment>(HttpStatusCode.Created);
+
+        // A client that makes a new key per attempt: the order itself refuses the second charge.
+        var second = await PayAsync(NewKey(), Body(order));
+
+        await second.AssertProblemAsync(HttpStatusCode.Conflict);
+        Assert.Equal($"/payments/{first.Id}", second.Headers.Location?.OriginalString);
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
+    }
+
+    [Fact]
+    public async Task Pay_OrderCheckSwitchedOff_TheUniqueIndexStillRefusesASecondCharge()
+    {
+        await using var shop = new ShopInstance(fixture.Database.ConnectionString, new Dictionary<string, string?> { ["Payments:OnePaymentPerOrder"] = "false" });
+        using var client = shop.CreateClient();
+        var order = await PlaceOrderAsync();
+        await (await Pay(client, NewKey(), Body(order))).ReadAsync<Payment>(HttpStatusCode.Created);
+
+        await (await Pay(client, NewKey(), Body(order))).AssertProblemAsync(HttpStatusCode.Conflict);
+
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
+    }
+
+    [Fact]
+    public async Task Pay_TenConcurrentKeysForOneOrder_ChargeItOnce()
+    {
+        var order = await PlaceOrderAsync();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => PayAsync(NewKey(), Body(order))));
+
+        Assert.Equal(1, responses.Count(response => response.StatusCode == HttpStatusCode.Created));
+        Assert.All(responses, response => Assert.Contains(response.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.Conflict }));
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
     }
 
     [Fact]
     public async Task Pay_SameKeySamePayload_ReplaysTheFirstResponse()
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
+        var orderId = order.Id;
         var key = NewKey();
-        var json = $$"""{"orderId": {{orderId}}, "amount": 10, "currency": "USD"}""";
+        var json = Body(order);
 
         var first = await PayAsync(key, json);
         // Same values, other formatting: the same payload.
-        var second = await PayAsync(key, $$"""{ "currency": "USD", "amount": 10.00, "orderId": {{orderId}} }""");
+        var second = await PayAsync(key, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $$"""{ "currency": "EUR", "amount": {{order.Total:0.0000}}, "orderId": {{orderId}} }"""));
 
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(first.StatusCode, second.StatusCode);
@@ -46,51 +119,54 @@ public sealed class PaymentsEndpointsTests(ShopFixture fixture) : IClassFixture<
     [Fact]
     public async Task Pay_SameKeyOtherPayload_Returns422AndWritesNothing()
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
+        var other = await PlaceOrderAsync();
         var key = NewKey();
-        await PayAsync(key, $$"""{"orderId": {{orderId}}, "amount": 10, "currency": "USD"}""");
+        await PayAsync(key, Body(order));
 
-        await (await PayAsync(key, $$"""{"orderId": {{orderId}}, "amount": 11, "currency": "USD"}""")).AssertProblemAsync(HttpStatusCode.UnprocessableEntity);
+        var reused = await PayAsync(key, Body(other));
 
-        Assert.Equal(1, await PaymentsForAsync(orderId));
+        Assert.Contains("Idempotency-Key", (await reused.AssertProblemAsync(HttpStatusCode.UnprocessableEntity)).GetProperty("title").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
+        Assert.Equal(0, await PaymentsForAsync(other.Id));
     }
 
     [Fact]
     public async Task Pay_KeyHeldByARequestInFlight_Returns409()
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
         var key = NewKey();
         // What a request still processing leaves: a claimed, uncompleted key with a live lease.
-        await ClaimAsync(key, orderId, age: "0 seconds");
+        await ClaimAsync(key, order, age: "0 seconds");
 
-        await (await PayAsync(key, $$"""{"orderId": {{orderId}}, "amount": 5, "currency": "EUR"}""")).AssertProblemAsync(HttpStatusCode.Conflict);
+        await (await PayAsync(key, Body(order))).AssertProblemAsync(HttpStatusCode.Conflict);
 
-        Assert.Equal(0, await PaymentsForAsync(orderId));
+        Assert.Equal(0, await PaymentsForAsync(order.Id));
     }
 
     [Fact]
     public async Task Pay_KeyAbandonedPastItsLease_IsTakenOver()
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
         var key = NewKey();
         // What a replica that crashed mid-request leaves: a claim whose lease ran out long ago.
-        await ClaimAsync(key, orderId, age: "1 hour");
+        await ClaimAsync(key, order, age: "1 hour");
 
-        await (await PayAsync(key, $$"""{"orderId": {{orderId}}, "amount": 5, "currency": "EUR"}""")).ReadAsync<Payment>(HttpStatusCode.Created);
+        await (await PayAsync(key, Body(order))).ReadAsync<Payment>(HttpStatusCode.Created);
 
-        Assert.Equal(1, await PaymentsForAsync(orderId));
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
     }
 
     [Fact]
     public async Task Pay_TwentyConcurrentRequestsWithOneKey_WriteExactlyOnePayment()
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
         var key = NewKey();
-        var json = $$"""{"orderId": {{orderId}}, "amount": 99.99, "currency": "GBP"}""";
+        var json = Body(order);
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => PayAsync(key, json)));
 
-        Assert.Equal(1, await PaymentsForAsync(orderId));
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
         var created = responses.Where(response => response.StatusCode == HttpStatusCode.Created).ToList();
         Assert.NotEmpty(created);
         Assert.All(responses, response => Assert.Contains(response.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.Conflict }));
@@ -105,11 +181,11 @@ public sealed class PaymentsEndpointsTests(ShopFixture fixture) : IClassFixture<
     [InlineData("has space")]
     public async Task Pay_MissingOrInvalidKey_Returns400AndWritesNothing(string? key)
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
 
-        await (await PayAsync(key, $$"""{"orderId": {{orderId}}, "amount": 1, "currency": "EUR"}""")).AssertInvalidFieldAsync(PaymentsEndpoints.IdempotencyKeyHeader);
+        await (await PayAsync(key, Body(order))).AssertInvalidFieldAsync(PaymentsEndpoints.IdempotencyKeyHeader);
 
-        Assert.Equal(0, await PaymentsForAsync(orderId));
+        Assert.Equal(0, await PaymentsForAsync(order.Id));
     }
 
     [Fact]
@@ -119,15 +195,15 @@ public sealed class PaymentsEndpointsTests(ShopFixture fixture) : IClassFixture<
     [Fact]
     public async Task Pay_QuotedStructuredFieldKey_IsTheSameKeyUnquoted()
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
         var key = NewKey();
-        var json = $$"""{"orderId": {{orderId}}, "amount": 3, "currency": "EUR"}""";
+        var json = Body(order);
 
         await (await PayAsync($"\"{key}\"", json)).ReadAsync<Payment>(HttpStatusCode.Created);
         var replay = await PayAsync(key, json);
 
         Assert.True(replay.Headers.Contains(PaymentsEndpoints.ReplayedHeader));
-        Assert.Equal(1, await PaymentsForAsync(orderId));
+        Assert.Equal(1, await PaymentsForAsync(order.Id));
     }
 
     [Theory]
@@ -148,11 +224,11 @@ public sealed class PaymentsEndpointsTests(ShopFixture fixture) : IClassFixture<
     [Fact]
     public async Task Pay_MalformedJson_Returns400AndLeavesTheKeyUnused()
     {
-        var orderId = await PlaceOrderAsync();
+        var order = await PlaceOrderAsync();
         var key = NewKey();
 
         await (await PayAsync(key, """{"orderId": """)).AssertProblemAsync(HttpStatusCode.BadRequest);
-        await (await PayAsync(key, $$"""{"orderId": {{orderId}}, "amount": 2, "currency": "EUR"}""")).ReadAsync<Payment>(HttpStatusCode.Created);
+        await (await PayAsync(key, Body(order))).ReadAsync<Payment>(HttpStatusCode.Created);
     }
 
     [Fact]
@@ -171,13 +247,17 @@ public sealed class PaymentsEndpointsTests(ShopFixture fixture) : IClassFixture<
     public async Task GetPayment_UnknownId_Returns404(string path) =>
         await (await _client.GetAsync(path)).AssertProblemAsync(HttpStatusCode.NotFound);
 
-    /// <summary>Claims a key for a 5 EUR payment of the order, as a request would, <paramref name="age"/> ago.</summary>
-    private Task ClaimAsync(string key, long orderId, string age) =>
+    /// <summary>Claims a key for the order's payment, as a request would, <paramref name="age"/> ago.</summary>
+    private Task ClaimAsync(string key, Order order, string age) =>
         fixture.Database.ExecuteAsync(
-            $"INSERT INTO idempotency_keys (key, fingerprint, locked_at) VALUES ('{key}', '\\x{Convert.ToHexString(PaymentService.Fingerprint(orderId, 5m, "EUR"))}', now() - interval '{age}')");
+            $"INSERT INTO idempotency_keys (key, fingerprint, locked_at) VALUES ('{key}', '\\x{Convert.ToHexString(PaymentService.Fingerprint(order.Id, order.Total, "EUR"))}', now() - interval '{age}')");
 
-    private async Task<long> PlaceOrderAsync() =>
-        (await (await _client.PostJsonAsync("/orders", """{"customerId": 1, "lines": [{"productId": 2, "quantity": 1}]}""")).ReadAsync<Order>(HttpStatusCode.Created)).Id;
+    private async Task<Order> PlaceOrderAsync() =>
+        await (await _client.PostJsonAsync("/orders", """{"customerId": 1, "lines": [{"productId": 2, "quantity": 1}]}""")).ReadAsync<Order>(HttpStatusCode.Created);
+
+    /// <summary>A payment of the order's total, in its currency.</summary>
+    internal static string Body(Order order) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $$"""{"orderId": {{order.Id}}, "amount": {{order.Total}}, "currency": "{{order.Currency}}"}""");
 
     private Task<HttpResponseMessage> PayAsync(string? key, string json) => Pay(_client, key, json);
 
