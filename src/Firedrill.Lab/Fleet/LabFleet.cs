@@ -22,6 +22,9 @@ public sealed record FleetOptions
 
     public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>A database to copy instead of starting empty (e.g. <see cref="OrdersTemplate"/>'s million orders).</summary>
+    public string? DatabaseTemplate { get; init; }
+
     /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
     public PortPlan? Ports { get; init; }
 
@@ -94,8 +97,16 @@ public sealed class LabFleet : IAsyncDisposable
         await using (var admin = new NpgsqlConnection(options.PostgresAdmin))
         {
             await admin.OpenAsync(cancellationToken);
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync(cancellationToken);
+            if (options.DatabaseTemplate is { } template)
+            {
+                progress?.Report($"database {database}: a copy of {template}");
+                await OrdersTemplate.CloneAsync(admin, template, database, cancellationToken);
+            }
+            else
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;

@@ -153,6 +153,9 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The service's assembly, where the fleet would start it from.</summary>
+    internal static string DllPath(string project) => Path.Combine(ServiceFolder(project), project + ".dll");
+
     private static string ServiceFolder(string project)
     {
         // The lab's own output folder is artifacts/bin/Firedrill.Lab/{configuration}.

@@ -36,6 +36,9 @@ public static class Catalogue
         ["kafka-consumer-lag"] = () => new KafkaConsumerLag(),
         ["duplicate-scheduled-job"] = () => new DuplicateScheduledJob(),
         ["shallow-health-checks"] = () => new ShallowHealthChecks(),
+        ["db-pool-exhaustion"] = () => new DbPoolExhaustion(),
+        ["random-500s"] = () => new Random500s(),
+        ["slow-in-production"] = () => new SlowInProduction(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

@@ -23,6 +23,7 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
         try
         {
             var options = scenario.Fleet(fleetDefaults with { RunFolder = Path.Combine(fleetDefaults.RunFolder, scenario.Id) });
+            options = await scenario.PrepareAsync(options, new Progress<string>(step => Report(scenario, step)), cancellationToken);
             Report(scenario, "starting the fleet");
             await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Report(scenario, $"starting {step}")), cancellationToken);
             await using var prometheus = await PrometheusServer.StartAsync(options.RunFolder, fleet.ScrapeTargets(), cancellationToken);
@@ -38,6 +39,7 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
                 Evidence = new EvidenceCapture(fleet.DatabaseConnection, options.RunFolder),
             };
             evidence = context.Evidence;
+            await using var resources = new Resources(context.Resources);
 
             Report(scenario, "setup");
             await scenario.SetupAsync(context, cancellationToken);
@@ -145,6 +147,18 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
     }
 
     private void Report(Scenario scenario, string step) => Progress?.Invoke(scenario.Id, step, null);
+
+    /// <summary>Disposes what a scenario started beside the fleet, last first, before the fleet itself goes.</summary>
+    private sealed class Resources(List<IAsyncDisposable> resources) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            for (var i = resources.Count - 1; i >= 0; i--)
+            {
+                await resources[i].DisposeAsync();
+            }
+        }
+    }
 
     private static ScenarioReport Build(Scenario scenario, string verdict, Dictionary<string, PhaseResult> phases, IReadOnlyList<CheckResult> checks,
         List<TimelinePoint> timeline, Dictionary<string, Dictionary<string, double?>> values, EvidenceCapture? evidence, string? error)

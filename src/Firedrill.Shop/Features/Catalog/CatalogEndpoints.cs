@@ -39,8 +39,14 @@ public static class CatalogEndpoints
     /// <summary>The one catalog endpoint that calls inventory; it may answer "unknown" rather than fail.</summary>
     private static async Task<Results<Ok<Availability>, ProblemHttpResult>> GetAvailabilityAsync(
         long id, ProductCache cache, ProductStore store, InventoryClient inventory, IOptionsMonitor<AvailabilityOptions> options,
-        CancellationToken cancellationToken)
+        IOptionsMonitor<CatalogOptions> catalog, IServiceProvider services, CancellationToken cancellationToken)
     {
+        if (catalog.CurrentValue.LeakyAvailabilityLookup)
+        {
+            var leaky = id > 0 ? await services.GetRequiredService<LeakyAvailabilityLookup>().GetAsync(id, cancellationToken) : null;
+            return leaky is null ? Problems.NotFound($"Product {id} does not exist.") : TypedResults.Ok(leaky);
+        }
+
         var product = id > 0 ? await cache.GetOrLoadAsync(id, store.FindAsync, cancellationToken) : null;
         return product is null
             ? Problems.NotFound($"Product {id} does not exist.")
@@ -139,6 +145,7 @@ public static class CatalogServices
         builder.Services.AddSingleton<ProductStore>();
         builder.Services.AddSingleton<ProductCache>();
         builder.Services.AddSingleton<PriceImporter>();
+        builder.Services.AddTransient<LeakyAvailabilityLookup>();
         builder.Services.AddSingleton<CacheInvalidationBus>();
         builder.Services.AddSingleton<SearchCache>();
         builder.Services.AddSingleton<StockBadges>();
