@@ -44,12 +44,12 @@ internal sealed partial class DuplicateScheduledJob : Scenario<DuplicateSchedule
     ];
 
     public override SignalQuery KeySignal => new(
-        "reconciliations per window (at inventory)", $"sum(rate(firedrill_inventory_sync_requests_total[6s])) * {Interval.TotalSeconds}",
-        "Reconciliations inventory received, per 3 s window of the schedule: 1 is right, 3 is every replica, 0 is a stuck lock.");
+        "reconciliations per window (at inventory)", $"sum(increase(firedrill_inventory_sync_requests_total[{3 * Interval.TotalSeconds}s])) / 3",
+        "Reconciliations inventory received per window of the schedule, over the last three windows: 1 is right, 3 is every replica, 0 is a stuck lock.");
 
     public override IReadOnlyList<SignalQuery> ChartSignals =>
     [
-        new("executions per window (job_runs counter)", $"sum(rate(firedrill_job_executions_total[6s])) * {Interval.TotalSeconds}", "Runs the replicas started, per window."),
+        new("executions per window (job_runs counter)", $"sum(increase(firedrill_job_executions_total[{3 * Interval.TotalSeconds}s])) / 3", "Runs the replicas started, per window, over the last three windows."),
     ];
 
     public override Runbook Runbook => new(
