@@ -51,7 +51,7 @@ internal sealed partial class KafkaConsumerLag : Scenario<KafkaConsumerLag.Cause
             + "batches applied in one statement and offsets committed in the background (Kafka:ApplyBatchSize=64, Kafka:CommitInterval); batch size × latency ÷ parallelism stays well under a second. The apply stays idempotent (processed_events), so a redelivery is harmless."),
         new("hot-partition", "every event carries the same key: one partition, one consumer, one event at a time", 2, 60, 20,
             new Dictionary<string, string> { ["Kafka:PaymentsKey"] = "Currency" },
-            """{"Kafka:PaymentsKey": "Order"}""", 0, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(14),
+            """{"Kafka:PaymentsKey": "Order"}""", 0, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(14),
             "Payment events are keyed by currency (Kafka:PaymentsKey=Currency, Outbox.MessageKey) and every payment is in EUR: one key, so one partition takes every event, "
             + "one consumer owns it while the other idles, and the handler's per-key order puts every event behind the previous one.",
             "Key by the entity whose order matters, the order (Kafka:PaymentsKey=Order, the default): events spread over every partition and every key, so every consumer works "
