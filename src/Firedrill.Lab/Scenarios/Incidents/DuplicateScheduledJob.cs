@@ -36,7 +36,7 @@ internal sealed partial class DuplicateScheduledJob : Scenario<DuplicateSchedule
         new("lock-released-early", "a lock with lock-at-most but no lock-at-least: a fast run frees the window for the replicas whose tick comes later",
             """{"Jobs:Lock": "Lease", "Jobs:LockAtLeast": "00:00:00"}""", false, 0,
             "The window's lock has a lease (lock-at-most) but no lock-at-least (Jobs:LockAtLeast=00:00:00, JobLocks.ReleaseAsync): a run takes a few tens of milliseconds and frees the lock as it ends, "
-            + "while the replicas' ticks are spread over the first 1.5 s of the window (Jobs:InventorySyncJitter). A replica whose tick comes after the first run ended finds the lock free and runs the window again."),
+            + "while the replicas' ticks are spread over the first 2.5 s of the window (Jobs:InventorySyncJitter). A replica whose tick comes after the first run ended finds the lock free and runs the window again."),
         new("lease-never-expires", "a lock row with no expiry: the holder is killed mid-run and every later window is skipped",
             """{"Jobs:Lock": "RowWithoutExpiry"}""", true, RunLatencyMs,
             "The job's lock is one row with no expiry (Jobs:Lock=RowWithoutExpiry, JobLocks.TryTakeRowWithoutExpiryAsync), deleted by its holder when the run ends. "
@@ -76,7 +76,7 @@ internal sealed partial class DuplicateScheduledJob : Scenario<DuplicateSchedule
         ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
         {
             ["Jobs:InventorySyncInterval"] = "00:00:03",
-            ["Jobs:InventorySyncJitter"] = "00:00:01.500",
+            ["Jobs:InventorySyncJitter"] = "00:00:02.500",
             ["Jobs:InventorySyncBatchSize"] = "5",
             ["Jobs:LockAtLeast"] = "00:00:03",
             ["Jobs:LockAtMost"] = "00:00:15",
