@@ -36,7 +36,7 @@ internal sealed partial class DuplicateScheduledJob : Scenario<DuplicateSchedule
         new("lock-released-early", "a lock with lock-at-most but no lock-at-least: a fast run frees the window for the replicas whose tick comes later",
             """{"Jobs:Lock": "Lease", "Jobs:LockAtLeast": "00:00:00"}""", false, 0,
             "The window's lock has a lease (lock-at-most) but no lock-at-least (Jobs:LockAtLeast=00:00:00, JobLocks.ReleaseAsync): a run takes a few tens of milliseconds and frees the lock as it ends, "
-            + "while the replicas' ticks are spread over the first 1.5 s of the window (Jobs:InventorySyncJitter). A replica whose tick comes after the first run ended finds the lock free and runs the window again."),
+            + "while the replicas' ticks are spread over the first 2.5 s of the window (Jobs:InventorySyncJitter). A replica whose tick comes after the first run ended finds the lock free and runs the window again."),
         new("lease-never-expires", "a lock row with no expiry: the holder is killed mid-run and every later window is skipped",
             """{"Jobs:Lock": "RowWithoutExpiry"}""", true, RunLatencyMs,
             "The job's lock is one row with no expiry (Jobs:Lock=RowWithoutExpiry, JobLocks.TryTakeRowWithoutExpiryAsync), deleted by its holder when the run ends. "
@@ -44,12 +44,12 @@ internal sealed partial class DuplicateScheduledJob : Scenario<DuplicateSchedule
     ];
 
     public override SignalQuery KeySignal => new(
-        "reconciliations per window (at inventory)", $"sum(rate(firedrill_inventory_sync_requests_total[6s])) * {Interval.TotalSeconds}",
-        "Reconciliations inventory received, per 3 s window of the schedule: 1 is right, 3 is every replica, 0 is a stuck lock.");
+        "reconciliations per window (at inventory)", $"sum(increase(firedrill_inventory_sync_requests_total[{3 * Interval.TotalSeconds}s])) / 3",
+        "Reconciliations inventory received per window of the schedule, over the last three windows: 1 is right, 3 is every replica, 0 is a stuck lock.");
 
     public override IReadOnlyList<SignalQuery> ChartSignals =>
     [
-        new("executions per window (job_runs counter)", $"sum(rate(firedrill_job_executions_total[6s])) * {Interval.TotalSeconds}", "Runs the replicas started, per window."),
+        new("executions per window (job_runs counter)", $"sum(increase(firedrill_job_executions_total[{3 * Interval.TotalSeconds}s])) / 3", "Runs the replicas started, per window, over the last three windows."),
     ];
 
     public override Runbook Runbook => new(
@@ -76,7 +76,7 @@ internal sealed partial class DuplicateScheduledJob : Scenario<DuplicateSchedule
         ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
         {
             ["Jobs:InventorySyncInterval"] = "00:00:03",
-            ["Jobs:InventorySyncJitter"] = "00:00:01.500",
+            ["Jobs:InventorySyncJitter"] = "00:00:02.500",
             ["Jobs:InventorySyncBatchSize"] = "5",
             ["Jobs:LockAtLeast"] = "00:00:03",
             ["Jobs:LockAtMost"] = "00:00:15",

@@ -51,18 +51,18 @@ internal sealed partial class KafkaConsumerLag : Scenario<KafkaConsumerLag.Cause
             + "batches applied in one statement and offsets committed in the background (Kafka:ApplyBatchSize=64, Kafka:CommitInterval); batch size × latency ÷ parallelism stays well under a second. The apply stays idempotent (processed_events), so a redelivery is harmless."),
         new("hot-partition", "every event carries the same key: one partition, one consumer, one event at a time", 2, 60, 20,
             new Dictionary<string, string> { ["Kafka:PaymentsKey"] = "Currency" },
-            """{"Kafka:PaymentsKey": "Order"}""", 0, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(14),
+            """{"Kafka:PaymentsKey": "Order"}""", 0, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(14),
             "Payment events are keyed by currency (Kafka:PaymentsKey=Currency, Outbox.MessageKey) and every payment is in EUR: one key, so one partition takes every event, "
             + "one consumer owns it while the other idles, and the handler's per-key order puts every event behind the previous one.",
             "Key by the entity whose order matters, the order (Kafka:PaymentsKey=Order, the default): events spread over every partition and every key, so every consumer works "
             + "and the handler's parallelism applies. What is already on the hot partition drains at that key's pace."),
-        new("idle-consumers", "six consumers for four partitions: two own nothing, and one event at a time per consumer is not enough", 2, 60, 120,
+        new("idle-consumers", "six consumers for four partitions: two own nothing, and one event at a time per consumer is not enough", 2, 60, 80,
             // A 3 s session (heartbeats every 0.75 s): members hear of a rebalance, and rejoin, within a second.
             new Dictionary<string, string> { ["Kafka:ConsumersPerReplica"] = "3", ["Kafka:HandlerParallelism"] = "1", ["Kafka:SessionTimeout"] = "00:00:03" },
             """{"Kafka:ConsumersPerReplica": 2, "Kafka:HandlerParallelism": 16}""", 0, TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(9),
             "Consumers were added to catch up: three per replica (Kafka:ConsumersPerReplica=3), six in the group, but the topic has four partitions and a partition belongs to one member, "
             + "so two consumers own nothing (firedrill_kafka_consumer_assigned_partitions 0) and the four that work still handle one event at a time "
-            + "(Kafka:HandlerParallelism=1, LedgerHandler.CheckInventorySequentiallyAsync): at 120 ms per inventory call, about 32 events/s against 60 produced.",
+            + "(Kafka:HandlerParallelism=1, LedgerHandler.CheckInventorySequentiallyAsync): at 80 ms per inventory call, about 47 events/s against 60 produced.",
             "Consumers ≤ partitions (Kafka:ConsumersPerReplica=2: four members for four partitions; more partitions if more members are really needed), "
             + "and capacity from within each consumer: key-ordered bounded parallelism (Kafka:HandlerParallelism=16, LedgerHandler.CheckInventoryInParallelByKeyAsync)."),
         new("rebalance-storm", "after a burst, a batch takes longer than max.poll.interval.ms: members leave, the group rebalances again and again, events are redelivered", 2, 40, 100,
