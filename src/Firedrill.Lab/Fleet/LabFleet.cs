@@ -222,7 +222,7 @@ public sealed class LabFleet : IAsyncDisposable
     /// database's exporter (job <c>postgres</c>, service <c>postgres-exporter</c>).
     /// </summary>
     public IReadOnlyList<Prometheus.ScrapeTarget> ScrapeTargets() =>
-        All.Select(service => new Prometheus.ScrapeTarget(
+        All.Where(service => service.IsListening).Select(service => new Prometheus.ScrapeTarget(
                 service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
                 service.Address.Authority,
                 new Dictionary<string, string> { ["service"] = service.Name }))
