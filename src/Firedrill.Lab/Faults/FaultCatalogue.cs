@@ -9,6 +9,8 @@ public static class FaultCatalogue
         () => new ResponseLost(),
         () => new RelayKilled(),
         () => new ConsumerKilled(),
+        () => new HostileInput(),
+        () => new ControlPlane(),
     ];
 
     public static IReadOnlyList<Fault> All => Factories.Select(create => create()).OrderBy(fault => fault.Number).ToList();

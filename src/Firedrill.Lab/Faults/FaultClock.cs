@@ -19,6 +19,7 @@ public sealed class FaultClock
     private readonly AttemptRecorder _recorder;
     private readonly List<(string Stage, double At)> _stages = [(Before, 0)];
     private readonly Dictionary<string, SortedDictionary<int, double>> _samples = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Counts> _tallies = new(StringComparer.Ordinal);
     private double _lastFailure = double.NaN;
 
     /// <param name="endpoints">The names attempts are recorded under (unique).</param>
@@ -106,6 +107,13 @@ public sealed class FaultClock
     public void Record(string endpoint, long started, string outcome, bool error)
     {
         _recorder.Record(endpoint, started, outcome, error);
+        var tally = Counter(endpoint);
+        Interlocked.Increment(ref tally.Requests);
+        if (error)
+        {
+            Interlocked.Increment(ref tally.Errors);
+        }
+
         if (error)
         {
             lock (_stages)
@@ -152,6 +160,31 @@ public sealed class FaultClock
 
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
+    }
+
+    /// <summary>Attempts recorded so far under <paramref name="endpoint"/>.</summary>
+    public long ToCount(string endpoint) => Interlocked.Read(ref Counter(endpoint).Requests);
+
+    /// <summary>Failed attempts recorded so far under <paramref name="endpoint"/>.</summary>
+    public long ToErrors(string endpoint) => Interlocked.Read(ref Counter(endpoint).Errors);
+
+    private Counts Counter(string endpoint)
+    {
+        lock (_tallies)
+        {
+            if (!_tallies.TryGetValue(endpoint, out var tally))
+            {
+                _tallies[endpoint] = tally = new Counts();
+            }
+
+            return tally;
+        }
+    }
+
+    private sealed class Counts
+    {
+        public long Requests;
+        public long Errors;
     }
 
     /// <summary>Everything the clients recorded since the start.</summary>

@@ -5,7 +5,7 @@ using System.Text;
 namespace Firedrill.Lab.Faults.Support;
 
 /// <summary>
-/// A loopback TCP forwarder that loses answers, as a Toxiproxy "reset_peer" toxic would, but
+/// A loopback TCP forwarder that counts the requests it sees and can lose answers, as a Toxiproxy "reset_peer" toxic would, but
 /// aimed: while <see cref="CutShare"/> is above zero, that share of POST requests pass through
 /// untouched, and when the server's answer starts to come back the proxy drops it and resets both
 /// connections. The server did its work and committed; the client never hears of it.
@@ -22,6 +22,7 @@ internal sealed class CuttingProxy : IAsyncDisposable
     private readonly Task _accepting;
     private long _cuts;
     private long _posts;
+    private long _requests;
 
     public CuttingProxy(Uri target, int seed)
     {
@@ -40,6 +41,9 @@ internal sealed class CuttingProxy : IAsyncDisposable
     public long Cuts => Interlocked.Read(ref _cuts);
 
     public long Posts => Interlocked.Read(ref _posts);
+
+    /// <summary>Requests seen, whether or not the target was up to take them.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
 
     private async Task AcceptAsync()
     {
@@ -66,7 +70,18 @@ internal sealed class CuttingProxy : IAsyncDisposable
         var connection = new Connection();
         try
         {
+            // The request is read (and counted) before the target is dialled, so a request sent
+            // while the target is down still counts: the proxy sees what the client attempted.
+            var first = new byte[16 * 1024];
+            var read = await inbound.ReceiveAsync(first, SocketFlags.None, _stop.Token);
+            if (read == 0)
+            {
+                return;
+            }
+
+            Inspect(first.AsSpan(0, read), connection);
             await outbound.ConnectAsync(_target, _stop.Token);
+            await outbound.SendAsync(first.AsMemory(0, read), SocketFlags.None, _stop.Token);
             var up = PumpAsync(inbound, outbound, connection, upstream: true);
             var down = PumpAsync(outbound, inbound, connection, upstream: false);
             await Task.WhenAny(up, down);
@@ -102,22 +117,11 @@ internal sealed class CuttingProxy : IAsyncDisposable
                 return;
             }
 
-            if (upstream && StartsRequest(buffer.AsSpan(0, read), out var post))
+            if (upstream)
             {
-                // HTTP/1.1 without pipelining: a chunk that opens with a method is the next request.
-                var cut = false;
-                if (post)
-                {
-                    Interlocked.Increment(ref _posts);
-                    lock (_random)
-                    {
-                        cut = _random.NextDouble() < CutShare;
-                    }
-                }
-
-                connection.CutNextAnswer = cut;
+                Inspect(buffer.AsSpan(0, read), connection);
             }
-            else if (!upstream && connection.CutNextAnswer)
+            else if (connection.CutNextAnswer)
             {
                 // The answer is coming back: it was committed, and it is lost here.
                 Interlocked.Increment(ref _cuts);
@@ -133,6 +137,28 @@ internal sealed class CuttingProxy : IAsyncDisposable
                 return;
             }
         }
+    }
+
+    /// <summary>HTTP/1.1 without pipelining: a chunk that opens with a method is the next request.</summary>
+    private void Inspect(ReadOnlySpan<byte> chunk, Connection connection)
+    {
+        if (!StartsRequest(chunk, out var post))
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _requests);
+        var cut = false;
+        if (post)
+        {
+            Interlocked.Increment(ref _posts);
+            lock (_random)
+            {
+                cut = _random.NextDouble() < CutShare;
+            }
+        }
+
+        connection.CutNextAnswer = cut;
     }
 
     private static bool StartsRequest(ReadOnlySpan<byte> chunk, out bool post)
