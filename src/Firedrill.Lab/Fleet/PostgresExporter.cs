@@ -60,7 +60,7 @@ public sealed class PostgresExporter : IAsyncDisposable
             // The free port is only free until someone else binds it; a lost race shows as an early exit, so retry.
             for (var attempt = 1; ; attempt++)
             {
-                var listen = attempt == 1 && port is { } preferred ? preferred : FreePort();
+                var listen = attempt == 1 && port is { } preferred ? preferred : LoopbackPorts.Free();
                 var exporter = new PostgresExporter(Spawn(executable, DataSourceName(databaseConnection), queries, listen, runFolder, log), log, listen);
                 if (await exporter.WaitUntilReadyAsync(cancellationToken))
                 {
@@ -184,12 +184,5 @@ public sealed class PostgresExporter : IAsyncDisposable
         {
             // Already exited.
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
