@@ -292,6 +292,19 @@ public sealed class LabFleet : IAsyncDisposable
         return Supervisor = ReplicaSupervisor.Start(this, options);
     }
 
+    /// <summary>
+    /// Starts the inventory service again on its address with its settings (after a kill, as an
+    /// orchestrator restarts a crashed dependency), and waits until it is ready. Its stock starts afresh.
+    /// </summary>
+    public async Task<ServiceProcess> RestartInventoryAsync(CancellationToken cancellationToken)
+    {
+        var old = Inventory;
+        await old.DisposeAsync();
+        Inventory = ServiceProcess.Start(old.Name, old.Project, Logs, Token, _options.InventorySettings, old.Address.Port);
+        await Inventory.WaitReadyAsync(cancellationToken);
+        return Inventory;
+    }
+
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
 

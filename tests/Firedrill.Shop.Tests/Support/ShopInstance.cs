@@ -41,6 +41,7 @@ public sealed class ShopInstance : ServiceHost<Program>
             ["Jobs:InventorySyncEnabled"] = "false",
             ["Kafka:BootstrapServers"] = KafkaMock.BootstrapServers,
             ["Kafka:PaymentsTopic"] = $"payments.{database}",
+            ["Kafka:DeadLetterTopic"] = $"payments.{database}.dead-letter",
             ["Kafka:LedgerGroup"] = $"ledger.{database}",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
