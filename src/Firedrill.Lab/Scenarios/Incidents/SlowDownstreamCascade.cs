@@ -93,8 +93,8 @@ internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cau
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
     {
         var duration = phase == Phases.Baseline
-            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(8))
-            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10));
+            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(6))
+            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(8));
         using var client = context.GatewayClient(RequestTimeout);
         var started = context.Time.GetUtcNow();
         // What an engineer looks at while it happens: requests piling up inside the shop, and how
