@@ -13,6 +13,7 @@ internal sealed partial class KafkaConsumerLag
 {
     private const string OrdersKey = "orders";
     private const string ReaderKey = "offsets";
+    private const string BrokenStartedKey = "broken-started";
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
@@ -61,6 +62,11 @@ internal sealed partial class KafkaConsumerLag
     {
         var duration = PhaseDuration(context, phase);
         var started = context.Time.GetUtcNow();
+        if (phase == Phases.Broken)
+        {
+            context.Items[BrokenStartedKey] = started;
+        }
+
         using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var samples = SampleLagAsync(context, sampling.Token);
         var evidence = phase == Phases.Baseline
@@ -100,6 +106,9 @@ internal sealed partial class KafkaConsumerLag
         if (phase == Phases.Fixed)
         {
             await WaitForDrainAsync(context, TimeSpan.FromSeconds(15), cancellationToken);
+            var sinceBroken = (int)Math.Ceiling((context.Time.GetUtcNow() - (DateTimeOffset)context.Items[BrokenStartedKey]).TotalSeconds);
+            signals["events_redelivered_since_broken"] = Math.Round(await ScalarAsync(context,
+                $"sum(increase(firedrill_ledger_events_total{{delivery=\"redelivered\"}}[{sinceBroken}s])) or vector(0)", cancellationToken));
             foreach (var (name, value) in await ExactlyOnceAsync(context, cancellationToken))
             {
                 signals[name] = value;

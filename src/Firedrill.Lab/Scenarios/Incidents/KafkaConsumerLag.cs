@@ -70,13 +70,15 @@ internal sealed partial class KafkaConsumerLag : Scenario<KafkaConsumerLag.Cause
             + "(Kafka:HandlerParallelism=1, LedgerHandler.CheckInventorySequentiallyAsync): at 80 ms per inventory call, about 47 events/s against 60 produced.",
             "Consumers ≤ partitions (Kafka:ConsumersPerReplica=2: four members for four partitions; more partitions if more members are really needed), "
             + "and capacity from within each consumer: key-ordered bounded parallelism (Kafka:HandlerParallelism=16, LedgerHandler.CheckInventoryInParallelByKeyAsync)."),
-        new("rebalance-storm", "after a burst, a batch takes longer than max.poll.interval.ms: members leave, the group rebalances again and again, events are redelivered", 2, 40, 100,
+        new("rebalance-storm", "after a burst, a batch takes longer than max.poll.interval.ms: members leave, the group rebalances again and again, events are redelivered", 2, 30, 100,
             new Dictionary<string, string>
             {
                 ["Kafka:HandlerParallelism"] = "1", ["Kafka:ApplyBatchSize"] = "40",
                 ["Kafka:SessionTimeout"] = "00:00:03", ["Kafka:MaxPollInterval"] = "00:00:03",
             },
-            null, """{"Kafka:HandlerParallelism": 16}""", 200, TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(10),
+            // 10 s broken: after the burst a batch runs 4 s (5 s on a busy machine) before its member learns it left; the storm must show inside the phase.
+            // 12 s fixed at 30/s: the storm leaves ≈ 500 events behind, and the members that left rejoin (more rebalances) as the fix lands.
+            null, """{"Kafka:HandlerParallelism": 16}""", 200, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(12),
             "A batch of up to 40 events handled one at a time (Kafka:HandlerParallelism=1) at 100 ms per inventory call takes 4 s, longer than max.poll.interval.ms (Kafka:MaxPollInterval, 3 s): "
             + "librdkafka makes the consumer leave the group, its partitions move, its offsets cannot be stored any more, and the next owner reads the same events again. Every member does it in turn.",
             "A handler well inside max.poll.interval.ms: key-ordered bounded parallelism (Kafka:HandlerParallelism=16) brings a batch to about 0.3 s; batch size × latency ÷ parallelism is the budget to keep "
@@ -202,8 +204,9 @@ internal sealed partial class KafkaConsumerLag : Scenario<KafkaConsumerLag.Cause
             case "rebalance-storm":
                 checks.Add(Verdict.Above("consumers that left the group (max.poll.interval.ms exceeded)", Phases.Broken, broken["poll_timeouts"], 0));
                 checks.Add(Verdict.Above("rebalances", Phases.Broken, broken["rebalances"], 0));
-                // The storm's redeliveries arrive once the members are back: absorbed, never applied twice.
-                checks.Add(Verdict.Above("events redelivered and absorbed by the idempotent apply", Phases.Fixed, fix["events_redelivered"], 0));
+                // The storm's redeliveries arrive once the members are back, in the broken phase or after the fix: counted from the
+                // broken phase's start to the end, when the exactly-once checks show every one of them absorbed, none applied twice.
+                checks.Add(Verdict.Above("events redelivered and absorbed by the idempotent apply", Phases.Fixed, fix["events_redelivered_since_broken"], 0));
                 break;
         }
 
