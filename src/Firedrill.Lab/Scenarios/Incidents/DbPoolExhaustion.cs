@@ -244,7 +244,9 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
         var catching = FailedResponse.CatchAsync(client, sequence => Held
                 ? new HttpRequestMessage(HttpMethod.Post, "/api/orders") { Content = new StringContent(OrderBody(sequence), Encoding.UTF8, "application/json") }
                 : new HttpRequestMessage(HttpMethod.Get, $"/api/customers/{1 + sequence % 100}/orders"),
-            status => status == HttpStatusCode.ServiceUnavailable, attempts: 80, cancellationToken, parallel: 8);
+            status => status == HttpStatusCode.ServiceUnavailable, attempts: 80, cancellationToken, parallel: 8,
+            // Leaked connections fail requests only once the pool has run dry: keep looking for the rest of the phase.
+            spacing: TimeSpan.FromMilliseconds(250), time: context.Time);
         await context.Evidence.PsqlAsync("pg_stat_activity: the run's sessions and their last query", phase, DatabaseEvidence.Sessions, cancellationToken);
         await DatabaseEvidence.PoolMetricsAsync(context, context.Fleet.Shops[0], phase, cancellationToken);
         await DatabaseEvidence.TraceAsync(context, phase, await catching, Held
