@@ -10,6 +10,7 @@ public static class FaultCatalogue
         () => new RelayKilled(),
         () => new ConsumerKilled(),
         () => new PoisonMessage(),
+        () => new JobHolderPaused(),
         () => new SessionsTerminated(),
         () => new InventoryDegraded(),
         () => new Overload(),

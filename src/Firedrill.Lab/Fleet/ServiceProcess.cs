@@ -188,6 +188,26 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops the process where it stands (SIGSTOP), as a long stop-the-world pause, a VM stall or a debugger
+    /// does: its timers, threads and sockets freeze, and it believes nothing happened when <see cref="ResumeAsync"/> lets it go on.
+    /// </summary>
+    public Task PauseAsync(CancellationToken cancellationToken) => SignalAsync("STOP", cancellationToken);
+
+    /// <summary>Lets a paused process go on (SIGCONT).</summary>
+    public Task ResumeAsync(CancellationToken cancellationToken) => SignalAsync("CONT", cancellationToken);
+
+    private async Task SignalAsync(string signal, CancellationToken cancellationToken)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { RedirectStandardError = true })
+            ?? throw new InvalidOperationException("kill could not be started");
+        await kill.WaitForExitAsync(cancellationToken);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {Pid} ({Name}) failed: {(await kill.StandardError.ReadToEndAsync(cancellationToken)).Trim()}");
+        }
+    }
+
     /// <summary>Kills the process at once, as a crash or an OOM kill would.</summary>
     public async Task KillAsync()
     {

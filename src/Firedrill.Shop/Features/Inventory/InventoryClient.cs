@@ -90,12 +90,19 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
     /// Sends a window's reconciliation: inventory re-counts the products it names. Not idempotent on
     /// its side, which is why the job must send it once per window.
     /// </summary>
-    public async Task SyncAsync(DateTime window, string replica, int checkedProducts, int differ, CancellationToken cancellationToken)
+    /// <returns>False when inventory refused <paramref name="fencingToken"/> as stale (409): a later lease holder's reconciliation of the window came first.</returns>
+    public async Task<bool> SyncAsync(DateTime window, string replica, int checkedProducts, int differ, long? fencingToken, CancellationToken cancellationToken)
     {
         try
         {
-            using var response = await http.PostAsJsonAsync("/inventory/sync", new SyncRequest(window, replica, checkedProducts, differ), cancellationToken);
+            using var response = await http.PostAsJsonAsync("/inventory/sync", new SyncRequest(window, replica, checkedProducts, differ, fencingToken), cancellationToken);
+            if (response.StatusCode == System.Net.HttpStatusCode.Conflict)
+            {
+                return false;
+            }
+
             response.EnsureSuccessStatusCode();
+            return true;
         }
         catch (Exception ex) when (IsDependencyFailure(ex, cancellationToken))
         {

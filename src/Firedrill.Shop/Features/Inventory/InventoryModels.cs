@@ -13,7 +13,8 @@ internal sealed record ReservationLine(string Sku, int Quantity);
 
 internal sealed record ReservationRequest(string OrderRef, IReadOnlyList<ReservationLine> Lines);
 
-internal sealed record SyncRequest(DateTime Window, string Replica, int Checked, int Differ);
+/// <param name="FencingToken">The job lease's token (null without a lease): inventory refuses a token smaller than one it accepted for the window.</param>
+internal sealed record SyncRequest(DateTime Window, string Replica, int Checked, int Differ, long? FencingToken);
 
 internal enum ReservationResult
 {

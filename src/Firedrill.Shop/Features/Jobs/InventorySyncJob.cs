@@ -19,6 +19,9 @@ internal sealed partial class InventorySyncJob : BackgroundService
 {
     public const string JobName = "inventory-sync";
 
+    /// <summary>How long after the holder's lease ends a replica waiting to take its window over comes back.</summary>
+    private static readonly TimeSpan TakeOverDelay = TimeSpan.FromMilliseconds(50);
+
     private readonly JobRunStore _runs;
     private readonly JobLocks _locks;
     private readonly IServiceScopeFactory _scopes;
@@ -70,29 +73,55 @@ internal sealed partial class InventorySyncJob : BackgroundService
     private Task RunWindowAsync(DateTime window, long windowIndex, JobsOptions settings, CancellationToken cancellationToken) => settings.Lock switch
     {
         // The duplicate-scheduled-job incident: no coordination, so every replica runs every window.
-        JobLock.None => ExecuteWindowAsync(window, windowIndex, cancellationToken),
+        JobLock.None => ExecuteWindowAsync(window, windowIndex, fencingToken: null, cancellationToken),
         JobLock.RowWithoutExpiry => RunUnderRowWithoutExpiryAsync(window, windowIndex, cancellationToken),
         _ => RunUnderLeaseAsync(window, windowIndex, settings, cancellationToken),
     };
 
-    /// <summary>The window's lease: taken by the first tick, held at least <see cref="JobsOptions.LockAtLeast"/>, at most <see cref="JobsOptions.LockAtMost"/>.</summary>
+    /// <summary>
+    /// The window's lease: taken by the first tick, held at least <see cref="JobsOptions.LockAtLeast"/>, at
+    /// most <see cref="JobsOptions.LockAtMost"/>. A tick that finds it held comes back when it ends, while
+    /// the window lasts, and takes the window over if no run of it has finished: a holder that stopped
+    /// mid-run (paused, cut off, killed) costs the window its lease's length, not its run. The holder's
+    /// fencing token goes with its reconciliation, so one paused past its lease is refused when it wakes.
+    /// </summary>
     private async Task RunUnderLeaseAsync(DateTime window, long windowIndex, JobsOptions settings, CancellationToken cancellationToken)
     {
-        var lease = await _locks.TryLeaseAsync($"{JobName}:{window:O}", _replicaId, settings.LockAtMost, cancellationToken);
-        if (lease is null)
+        var name = $"{JobName}:{window:O}";
+        var windowEnd = window + settings.InventorySyncInterval;
+        while (true)
         {
-            LockBusy(window);
-            return;
-        }
+            var lease = await _locks.TryLeaseAsync(name, _replicaId, settings.LockAtMost, cancellationToken);
+            if (lease is not null)
+            {
+                try
+                {
+                    await ExecuteWindowAsync(window, windowIndex, lease.Token, cancellationToken);
+                }
+                finally
+                {
+                    // With LockAtLeast 0 (the lock released early) the window is free again as soon as a fast run ends.
+                    await _locks.ReleaseAsync(lease, settings.LockAtLeast, CancellationToken.None);
+                }
 
-        try
-        {
-            await ExecuteWindowAsync(window, windowIndex, cancellationToken);
-        }
-        finally
-        {
-            // With LockAtLeast 0 (the lock released early) the window is free again as soon as a fast run ends.
-            await _locks.ReleaseAsync(lease, settings.LockAtLeast, CancellationToken.None);
+                return;
+            }
+
+            LockBusy(window);
+            var remaining = await _locks.RemainingAsync(name, cancellationToken) ?? TimeSpan.Zero;
+            var now = _time.GetUtcNow().UtcDateTime;
+            if (now + remaining + TakeOverDelay >= windowEnd)
+            {
+                return;
+            }
+
+            await Task.Delay(remaining + TakeOverDelay, _time, cancellationToken);
+            if (await _runs.HasFinishedAsync(JobName, window, cancellationToken))
+            {
+                return;
+            }
+
+            LogTakingOver(window);
         }
     }
 
@@ -112,7 +141,7 @@ internal sealed partial class InventorySyncJob : BackgroundService
         {
             if (!await _runs.HasRunAsync(JobName, window, cancellationToken))
             {
-                await ExecuteWindowAsync(window, windowIndex, cancellationToken);
+                await ExecuteWindowAsync(window, windowIndex, fencingToken: null, cancellationToken);
             }
         }
         finally
@@ -121,7 +150,7 @@ internal sealed partial class InventorySyncJob : BackgroundService
         }
     }
 
-    private async Task ExecuteWindowAsync(DateTime window, long windowIndex, CancellationToken cancellationToken)
+    private async Task ExecuteWindowAsync(DateTime window, long windowIndex, long? fencingToken, CancellationToken cancellationToken)
     {
         var runId = await _runs.StartAsync(JobName, window, _replicaId, cancellationToken);
         _executions.Add(1, new KeyValuePair<string, object?>("job", JobName));
@@ -139,7 +168,12 @@ internal sealed partial class InventorySyncJob : BackgroundService
         var status = unknown == products.Count && products.Count > 0 ? "degraded" : "succeeded";
         try
         {
-            await inventory.SyncAsync(window, _replicaId, products.Count, differ, cancellationToken);
+            if (!await inventory.SyncAsync(window, _replicaId, products.Count, differ, fencingToken, cancellationToken))
+            {
+                // Our lease ended while we ran (a pause, a stall) and its next holder reconciled the window.
+                status = "fenced";
+                LogFenced(window, fencingToken);
+            }
         }
         catch (InventoryUnavailableException)
         {
@@ -162,6 +196,12 @@ internal sealed partial class InventorySyncJob : BackgroundService
 
     [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "Inventory sync for the window at {WindowStart:O} failed")]
     private partial void LogRunFailed(DateTime windowStart, Exception exception);
+
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Information, Message = "Inventory sync for the window at {WindowStart:O}: its holder's lease ended before any run finished; taking the window over")]
+    private partial void LogTakingOver(DateTime windowStart);
+
+    [LoggerMessage(EventId = 6005, Level = LogLevel.Warning, Message = "Inventory sync for the window at {WindowStart:O}: inventory refused fencing token {FencingToken} as stale; this replica's lease had ended and a later holder reconciled the window")]
+    private partial void LogFenced(DateTime windowStart, long? fencingToken);
 
     [LoggerMessage(EventId = 6003, Level = LogLevel.Debug, Message = "Inventory sync for the window at {WindowStart:O}: the lock is held elsewhere")]
     private partial void LogLockBusy(DateTime windowStart);

@@ -3,8 +3,11 @@ using Firedrill.Shop.Data;
 
 namespace Firedrill.Shop.Features.Jobs;
 
-/// <summary>A lease held on one lock name: the holder and the moment it was taken identify it.</summary>
-internal sealed record Lease(string Name, string Holder, DateTime LockedAt);
+/// <summary>
+/// A lease held on one lock name: the holder and the moment it was taken identify it. <paramref name="Token"/>
+/// is its fencing token, larger than every token taken before it, on any name.
+/// </summary>
+internal sealed record Lease(string Name, string Holder, DateTime LockedAt, long Token);
 
 /// <summary>
 /// ShedLock's lock provider for PostgreSQL, on the <c>job_locks</c> table (no .NET library does
@@ -17,15 +20,27 @@ internal sealed class JobLocks(ShopDatabase database)
     public async Task<Lease?> TryLeaseAsync(string name, string holder, TimeSpan atMost, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var lockedAt = await connection.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
+        var taken = await connection.QuerySingleOrDefaultAsync<(DateTime LockedAt, long Token)?>(new CommandDefinition(
             """
-            INSERT INTO job_locks AS held (name, lock_until, locked_at, locked_by)
-            VALUES (@name, clock_timestamp() + @atMost, clock_timestamp(), @holder)
-            ON CONFLICT (name) DO UPDATE SET lock_until = EXCLUDED.lock_until, locked_at = EXCLUDED.locked_at, locked_by = EXCLUDED.locked_by
+            INSERT INTO job_locks AS held (name, lock_until, locked_at, locked_by, token)
+            VALUES (@name, clock_timestamp() + @atMost, clock_timestamp(), @holder, nextval('job_lock_tokens'))
+            ON CONFLICT (name) DO UPDATE SET lock_until = EXCLUDED.lock_until, locked_at = EXCLUDED.locked_at, locked_by = EXCLUDED.locked_by, token = EXCLUDED.token
             WHERE held.lock_until <= clock_timestamp()
-            RETURNING locked_at
+            RETURNING locked_at, token
             """, new { name, holder, atMost }, cancellationToken: cancellationToken));
-        return lockedAt is { } at ? new Lease(name, holder, at) : null;
+        return taken is { } lease ? new Lease(name, holder, lease.LockedAt, lease.Token) : null;
+    }
+
+    /// <summary>
+    /// How long the current lease on <paramref name="name"/> still runs, by the database's clock (so
+    /// a caller on another clock, or a test's, can wait that long); null when nobody holds it.
+    /// </summary>
+    public async Task<TimeSpan?> RemainingAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<TimeSpan?>(new CommandDefinition(
+            "SELECT lock_until - clock_timestamp() FROM job_locks WHERE name = @name AND lock_until > clock_timestamp()",
+            new { name }, cancellationToken: cancellationToken));
     }
 
     /// <summary>

@@ -13,6 +13,15 @@ internal sealed class JobRunStore(ShopDatabase database, TimeProvider time)
             new { job, windowStart }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>Whether a run of the window has finished (a run still going, or whose replica died, does not count).</summary>
+    public async Task<bool> HasFinishedAsync(string job, DateTime windowStart, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM job_runs WHERE job = @job AND window_start = @windowStart AND finished_at IS NOT NULL AND status <> 'fenced')",
+            new { job, windowStart }, cancellationToken: cancellationToken));
+    }
+
     public async Task<long> StartAsync(string job, DateTime windowStart, string replicaId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);

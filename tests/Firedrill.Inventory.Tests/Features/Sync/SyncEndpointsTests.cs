@@ -39,7 +39,53 @@ public sealed class SyncEndpointsTests
         Assert.Equal(2, repeats.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 
+    [Fact]
+    public async Task Post_OlderFencingTokenAfterANewerOne_Returns409AndIsNotCounted()
+    {
+        using var inventory = new InventoryInstance();
+        const string window = "2026-12-01T10:00:04Z";
+
+        // The successor's reconciliation first, then the paused holder's, woken up with its older token.
+        using var successor = await PostAsync(inventory.Client, $$"""{"window": "{{window}}", "replica": "shop-3", "checked": 5, "differ": 0, "fencingToken": 16}""");
+        using var stale = await PostAsync(inventory.Client, $$"""{"window": "{{window}}", "replica": "shop-1", "checked": 5, "differ": 0, "fencingToken": 13}""");
+        // A token is the window's business only: another window takes an older one.
+        using var other = await PostAsync(inventory.Client, """{"window": "2026-12-01T10:00:08Z", "replica": "shop-1", "checked": 5, "differ": 0, "fencingToken": 14}""");
+
+        Assert.Equal(HttpStatusCode.Accepted, successor.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
+        Assert.Equal("application/problem+json", stale.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
+        using var windows = JsonDocument.Parse(await inventory.Client.GetStringAsync("/inventory/sync"));
+        var first = windows.RootElement.EnumerateArray().First();
+        Assert.Equal(1, first.GetProperty("calls").GetInt32());
+        Assert.Equal(["shop-3"], first.GetProperty("replicas").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(1, first.GetProperty("refused").GetInt32());
+        Assert.Equal(["shop-1"], first.GetProperty("refusedReplicas").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Fact]
+    public async Task Post_NewerFencingTokenOrNone_IsTakenAsARepeat()
+    {
+        using var inventory = new InventoryInstance();
+        const string window = "2026-12-01T10:00:04Z";
+
+        foreach (var body in new[]
+        {
+            $$"""{"window": "{{window}}", "replica": "shop-1", "fencingToken": 13}""",
+            $$"""{"window": "{{window}}", "replica": "shop-2", "fencingToken": 16}""",
+            $$"""{"window": "{{window}}", "replica": "shop-3"}""",
+        })
+        {
+            using var response = await PostAsync(inventory.Client, body);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        using var windows = JsonDocument.Parse(await inventory.Client.GetStringAsync("/inventory/sync"));
+        Assert.Equal(3, windows.RootElement.EnumerateArray().Single().GetProperty("calls").GetInt32());
+    }
+
     [Theory]
+    [InlineData("""{"window": "2026-12-01T10:00:02Z", "replica": "shop-1", "fencingToken": 0}""", "fencingToken")]
     [InlineData("""{"replica": "shop-1"}""", "window")]
     [InlineData("""{"window": "2026-12-01T10:00:02Z"}""", "replica")]
     [InlineData("""{"window": "2026-12-01T10:00:02Z", "replica": "shop-1", "checked": -1}""", "checked")]

@@ -75,5 +75,32 @@ public sealed class JobLocksTests(ShopFixture fixture) : IClassFixture<ShopFixtu
         Assert.True(await _locks.TryTakeRowWithoutExpiryAsync(name, "shop-2", default));
     }
 
+    [Fact]
+    public async Task TryLease_TakenOverAfterExpiry_GivesTheNewHolderALargerFencingToken()
+    {
+        var name = Name();
+        var first = await _locks.TryLeaseAsync(name, "paused", TimeSpan.FromMilliseconds(100), default);
+        Lease? second = null;
+
+        Assert.True(await Poll.UntilAsync(async () => (second = await _locks.TryLeaseAsync(name, "shop-2", TimeSpan.FromMinutes(1), default)) is not null, TimeSpan.FromSeconds(10)));
+        Assert.True(second!.Token > first!.Token, $"token {second.Token} after {first.Token}");
+        // Another name's lease draws from the same sequence: tokens only grow.
+        Assert.True((await _locks.TryLeaseAsync(Name(), "shop-3", TimeSpan.FromMinutes(1), default))!.Token > second.Token);
+    }
+
+    [Fact]
+    public async Task Remaining_WhileHeld_IsTheLeaseLeftAndNullOnceFree()
+    {
+        var name = Name();
+        Assert.Null(await _locks.RemainingAsync(name, default));
+        var lease = await _locks.TryLeaseAsync(name, "shop-1", TimeSpan.FromMinutes(1), default);
+
+        var remaining = await _locks.RemainingAsync(name, default);
+        Assert.InRange(remaining!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromMinutes(1));
+
+        await _locks.ReleaseAsync(lease!, TimeSpan.Zero, default);
+        Assert.Null(await _locks.RemainingAsync(name, default));
+    }
+
     private static string Name() => $"test:{Guid.NewGuid():N}";
 }
