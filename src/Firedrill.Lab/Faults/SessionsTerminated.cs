@@ -8,18 +8,21 @@ using Npgsql;
 namespace Firedrill.Lab.Faults;
 
 /// <summary>
-/// Fault 7, its first half. Every session the fleet holds on its own database is terminated by
-/// PostgreSQL (<c>pg_terminate_backend</c>, as a failover, an idle-session killer or a DBA does)
-/// several times while payers pay: the pools hold dead connections, the requests on them fail,
-/// and the shop must reconnect by itself with nothing acknowledged lost. Only the run's own
-/// database is touched. The second half of issue 15's fault 7, PostgreSQL restarted, is not done:
-/// the fleet runs on the machine's shared server, which no fault may restart.
+/// Fault 7. Every session the fleet holds on its database is terminated by PostgreSQL
+/// (<c>pg_terminate_backend</c>, as a failover, an idle-session killer or a DBA does) several times
+/// while payers pay: the pools hold dead connections, the requests on them fail, and the shop must
+/// reconnect by itself with nothing acknowledged lost. Then PostgreSQL itself is stopped and started
+/// again: readiness must go red while it is down and green when it is back, with no replica
+/// restarted. The fleet runs on a cluster of its own (<see cref="PrivatePostgres"/>): the machine's
+/// shared server, which other fleets use, is never restarted.
 /// </summary>
 internal sealed class SessionsTerminated : Fault
 {
     private const double PaymentsPerSecond = 20;
     private const double ReadsPerSecond = 20;
     private const int Rounds = 3;
+    /// <summary>How long PostgreSQL stays down: long enough for readiness (cached 0.5 s, probing a refused connection) to go red.</summary>
+    private static readonly TimeSpan Down = TimeSpan.FromSeconds(3);
 
     // This run's database only, never another fleet's; the lab's own session survives to audit.
     private const string TerminateSql =
@@ -35,22 +38,23 @@ internal sealed class SessionsTerminated : Fault
 
     public override string Id => "sessions-terminated";
 
-    public override string Title => "PostgreSQL terminates every session of the shop under load";
+    public override string Title => "PostgreSQL terminates every session of the shop, then restarts, under load";
 
     public override string Promise =>
-        "When PostgreSQL drops its connections, the shop reconnects by itself (no restart), requests fail only while it happens and succeed when retried, no acknowledged payment is lost and none is charged twice (Jepsen's acknowledged writes; Npgsql's pool discards broken connections).";
+        "When PostgreSQL drops its connections or restarts, the shop reconnects by itself (no restart of its own), readiness goes red while the database is down and green when it is back, requests fail only meanwhile and succeed when retried, no acknowledged payment is lost and none is charged twice (Jepsen's acknowledged writes; Npgsql's pool discards broken connections).";
 
     public override string Injects => string.Create(CultureInfo.InvariantCulture,
-        $"pg_terminate_backend on every client session of the run's database, {Rounds} times 2 s apart, while payments and catalog reads flow through the gateway.");
+        $"pg_terminate_backend on every client session of the run's database, {Rounds} times 2 s apart, then PostgreSQL stopped (pg_ctl stop -m fast) for {Down.TotalSeconds:0} s and started again, while payments and catalog reads flow through the gateway. The fleet's PostgreSQL is a cluster of its own; the shared server is never restarted.");
 
     public override string Audits =>
-        "Each payer's own record against the payments table (acknowledged but missing, charged twice); the replicas' processes (the same ones alive before and after); new sessions in pg_stat_activity.";
+        "Each payer's own record against the payments table (acknowledged but missing, charged twice); the replicas' processes (the same ones alive before and after); their readiness while PostgreSQL was down and after; new sessions in pg_stat_activity.";
 
     public override string Recovery => "From the first termination to the end of the last failed client attempt.";
 
     public override FleetOptions Fleet(FleetOptions defaults) => defaults with
     {
         Replicas = 2,
+        OwnPostgres = true,
         ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05" },
     };
 
@@ -85,6 +89,24 @@ internal sealed class SessionsTerminated : Fault
             string.Join('\n', terminated.Select((count, round) => string.Create(CultureInfo.InvariantCulture, $"round {round + 1}: {count} sessions terminated"))));
         clock.Enter("settling");
         await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), cancellationToken);
+
+        // The second half: PostgreSQL itself stopped and started again, as a restart or a failover does.
+        var server = fleet.OwnPostgres ?? throw new InvalidOperationException("sessions-terminated restarts PostgreSQL: its fleet needs a cluster of its own");
+        clock.Enter("postgres down");
+        await server.StopServerAsync(cancellationToken);
+        var readyWhileDown = await LowestReadyAsync(fleet, Down, cancellationToken);
+        clock.Enter("postgres started");
+        await server.StartServerAsync(cancellationToken);
+        var startedAt = clock.Now;
+        var readyAgain = await Waiting.UntilAsync(async token => await Probes.ReadyReplicasAsync(fleet, token) == processes.Count,
+            TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(200), cancellationToken);
+        var readyAfterStart = clock.Now - startedAt;
+        context.Evidence.Add("The fault: PostgreSQL stopped and started again (the fleet's own cluster)", "during",
+            $"pg_ctl -D $PGDATA -m fast -w stop; sleep {Down.TotalSeconds:0}; pg_ctl -D $PGDATA -w start",
+            string.Create(CultureInfo.InvariantCulture,
+                $"replicas ready while it was down: {readyWhileDown:0} of {processes.Count} (lowest of the probes); all {processes.Count} ready again {readyAfterStart:0.0} s after it started: {(readyAgain ? "yes" : "no")}"));
+        clock.Enter("settling after the restart");
+        await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), cancellationToken);
         clock.Enter(FaultClock.After);
         await Task.Delay(after, cancellationToken);
         var records = await run.StopAsync();
@@ -117,6 +139,8 @@ internal sealed class SessionsTerminated : Fault
                 Verdict.EqualTo("payers never acknowledged (retries gave up)", "audit", audit.Audited - audit.Acknowledged, 0),
                 Verdict.Above("sessions terminated (the fault hit)", "during", terminated.Sum(), 0),
                 Verdict.EqualTo("replicas restarted or dead", "audit", restarted, 0),
+                Verdict.EqualTo("replicas ready while PostgreSQL was down (readiness red)", "postgres down", readyWhileDown, 0),
+                Verdict.EqualTo("every replica ready again once PostgreSQL was back (1 = yes)", "postgres started", readyAgain ? 1 : 0, 1),
                 Verdict.Above("sessions open again afterwards (reconnected)", FaultClock.After, sessionsAfter, 0),
                 Verdict.EqualTo("failed attempts once settled", FaultClock.After, afterTally.Errors, 0),
             ],
@@ -125,6 +149,9 @@ internal sealed class SessionsTerminated : Fault
                 ["sessions_before"] = sessionsBefore,
                 ["sessions_terminated"] = terminated.Sum(),
                 ["sessions_after"] = sessionsAfter,
+                ["postgres_down_seconds"] = Down.TotalSeconds,
+                ["ready_while_down"] = readyWhileDown,
+                ["seconds_to_ready_after_start"] = Math.Round(readyAfterStart, 1),
                 ["payers"] = audit.Audited,
                 ["acknowledged"] = audit.Acknowledged,
                 ["failed_attempts"] = load.Total.Errors,
@@ -132,7 +159,22 @@ internal sealed class SessionsTerminated : Fault
                 ["payment_p99_ms"] = Math.Round(load.Endpoints[PaymentClient.Endpoint].P99Ms, 1),
             },
             Summary = string.Create(CultureInfo.InvariantCulture,
-                $"{terminated.Sum()} sessions terminated in {Rounds} rounds; {load.Total.Errors} client attempts failed, the last {recovery:0.0} s after the first round; {audit.Acknowledged} of {audit.Audited} payers acknowledged, {audit.Lost} lost, {audit.Duplicated} charged twice; the same {processes.Count} replica processes, {sessionsAfter:0} sessions open again."),
+                $"{terminated.Sum()} sessions terminated in {Rounds} rounds, then PostgreSQL down {Down.TotalSeconds:0} s (replicas ready meanwhile: {readyWhileDown:0}; all ready {readyAfterStart:0.0} s after it started); {load.Total.Errors} client attempts failed, the last {recovery:0.0} s after the first round; {audit.Acknowledged} of {audit.Audited} payers acknowledged, {audit.Lost} lost, {audit.Duplicated} charged twice; the same {processes.Count} replica processes, {sessionsAfter:0} sessions open again."),
         };
+    }
+
+    /// <summary>The fewest replicas answering ready, probed every 250 ms for <paramref name="span"/> (the first half second left to readiness's cache).</summary>
+    private static async Task<double> LowestReadyAsync(LabFleet fleet, TimeSpan span, CancellationToken cancellationToken)
+    {
+        var lowest = double.MaxValue;
+        var end = DateTime.UtcNow + span;
+        await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+        while (DateTime.UtcNow < end)
+        {
+            lowest = Math.Min(lowest, await Probes.ReadyReplicasAsync(fleet, cancellationToken));
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
+
+        return lowest;
     }
 }

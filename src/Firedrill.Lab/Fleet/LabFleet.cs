@@ -36,6 +36,12 @@ public sealed record FleetOptions
     /// across production's network; zero: the replicas reach the database straight on loopback.
     /// </summary>
     public TimeSpan DatabaseLatency { get; init; }
+
+    /// <summary>
+    /// The fleet runs on a PostgreSQL cluster of its own (<see cref="PrivatePostgres"/>), which a fault
+    /// may stop and start; <see cref="PostgresAdmin"/> is then ignored. The shared server is never restarted.
+    /// </summary>
+    public bool OwnPostgres { get; init; }
 }
 
 /// <summary>
@@ -90,6 +96,9 @@ public sealed class LabFleet : IAsyncDisposable
     /// <summary>Each replica's own database role and Redis user, when the fleet was started with them.</summary>
     public ReplicaIdentities? Identities { get; private set; }
 
+    /// <summary>The fleet's own PostgreSQL cluster (<see cref="FleetOptions.OwnPostgres"/>), which a fault may stop and start; null on the shared server.</summary>
+    public PrivatePostgres? OwnPostgres { get; private init; }
+
     /// <summary>Restarts replicas whose liveness fails, as a kubelet would, once <see cref="StartSupervisor"/> ran.</summary>
     public ReplicaSupervisor? Supervisor { get; private set; }
 
@@ -102,6 +111,27 @@ public sealed class LabFleet : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Replicas, 1);
         Directory.CreateDirectory(Path.Combine(options.RunFolder, "logs"));
+        PrivatePostgres? own = null;
+        if (options.OwnPostgres)
+        {
+            progress?.Report("a PostgreSQL cluster of its own");
+            own = await PrivatePostgres.StartAsync(cancellationToken);
+            options = options with { PostgresAdmin = own.AdminConnection };
+        }
+
+        try
+        {
+            return await StartOnAsync(options, own, progress, cancellationToken);
+        }
+        catch when (own is not null)
+        {
+            await own.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task<LabFleet> StartOnAsync(FleetOptions options, PrivatePostgres? own, IProgress<string>? progress, CancellationToken cancellationToken)
+    {
         // Fresh per fleet: the run's time and a random suffix, never a name an earlier run used.
         var database = string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"firedrill_run_{DateTime.UtcNow:yyyyMMdd_HHmmss}_{Random.Shared.Next(0x10000, 0xFFFFF):x5}");
@@ -123,7 +153,10 @@ public sealed class LabFleet : IAsyncDisposable
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;
         var fleet = new LabFleet(options, database, new NpgsqlConnectionStringBuilder(options.PostgresAdmin) { Database = database }.ConnectionString,
-            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
+            kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress)
+        {
+            OwnPostgres = own,
+        };
         try
         {
             if (options.DatabaseLatency > TimeSpan.Zero)
@@ -382,7 +415,12 @@ public sealed class LabFleet : IAsyncDisposable
 
         _kafka?.Dispose();
         NpgsqlConnection.ClearAllPools();
-        if (Environment.GetEnvironmentVariable("FIREDRILL_KEEP_DATABASES") != "1")
+        if (OwnPostgres is not null)
+        {
+            // The whole cluster goes with the fleet.
+            await OwnPostgres.DisposeAsync();
+        }
+        else if (Environment.GetEnvironmentVariable("FIREDRILL_KEEP_DATABASES") != "1")
         {
             await DropDatabaseAsync();
         }

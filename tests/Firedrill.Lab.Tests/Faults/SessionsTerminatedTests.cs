@@ -6,7 +6,7 @@ namespace Firedrill.Lab.Tests.Faults;
 public sealed class SessionsTerminatedTests
 {
     [Fact]
-    public async Task Faults_PostgresSessionsTerminated_ShopReconnectsNothingLost()
+    public async Task Faults_PostgresSessionsTerminatedThenRestarted_ShopReconnectsNothingLost()
     {
         var fault = await FaultRun.AssertHoldsAsync("sessions-terminated");
 
@@ -14,5 +14,7 @@ public sealed class SessionsTerminatedTests
         Assert.True(FaultRun.Detail(fault, "sessions_terminated") > 0);
         Assert.True(FaultRun.Detail(fault, "sessions_after") > 0);
         Assert.Equal(FaultRun.Detail(fault, "payers"), FaultRun.Detail(fault, "acknowledged"));
+        // The restart really took the database away (readiness red on every replica), and it came back.
+        Assert.Equal(0, FaultRun.Detail(fault, "ready_while_down"));
     }
 }
