@@ -18,6 +18,7 @@ internal static class PhaseSummary
             P95Ms = Math.Round(total.P95Ms, 2),
             P99Ms = Math.Round(total.P99Ms, 2),
             ErrorRate = Math.Round(total.ErrorRate, 4),
+            Outcomes = new SortedDictionary<string, long>(total.Outcomes.ToDictionary(), StringComparer.Ordinal),
             Signals = run.Signals,
         };
     }

@@ -71,6 +71,12 @@ public sealed record PhaseResult
 
     [JsonPropertyName("error_rate")] public double ErrorRate { get; init; }
 
+    /// <summary>
+    /// How the phase's requests ended, by status code ("200", "429", "503"), "timeout" or exception: what the
+    /// error rate counts and what it does not (a 429 from the gateway's client limit is not an error, and is fast).
+    /// </summary>
+    [JsonPropertyName("outcomes")] public IReadOnlyDictionary<string, long> Outcomes { get; init; } = new Dictionary<string, long>();
+
     /// <summary>Named measurements of the phase: PromQL results and lab-side counts (rows in a table).</summary>
     [JsonPropertyName("signals")] public IReadOnlyDictionary<string, double> Signals { get; init; } = new Dictionary<string, double>();
 }

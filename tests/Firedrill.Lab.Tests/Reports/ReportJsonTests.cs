@@ -26,7 +26,7 @@ public sealed class ReportJsonTests
         Assert.Equal([Phases.Baseline, Phases.Broken, Phases.Fixed], root.GetProperty("phases").EnumerateObject().Select(phase => phase.Name));
         foreach (var phase in root.GetProperty("phases").EnumerateObject())
         {
-            Assert.Equal(["error_rate", "p50_ms", "p95_ms", "p99_ms", "requests", "rps", "seconds", "signals"], Keys(phase.Value));
+            Assert.Equal(["error_rate", "outcomes", "p50_ms", "p95_ms", "p99_ms", "requests", "rps", "seconds", "signals"], Keys(phase.Value));
         }
 
         var broken = root.GetProperty("phases").GetProperty(Phases.Broken);
