@@ -43,15 +43,8 @@ internal sealed partial class ConsumerKilled : Fault
 
     public override string Recovery => "From the SIGKILL until every partition the dead consumer held was being committed again.";
 
-    public override FleetOptions Fleet(FleetOptions defaults) => defaults with
-    {
-        Replicas = 2,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
-        {
-            ["Payments:IdempotencyLease"] = "00:00:05",
-            ["Kafka:CommitInterval"] = CommitInterval.ToString("c", CultureInfo.InvariantCulture),
-        },
-    };
+    public override FleetOptions Fleet(FleetOptions defaults) =>
+        PaymentRun.Fleet(defaults, replicas: 2, new Dictionary<string, string> { ["Kafka:CommitInterval"] = CommitInterval.ToString("c", CultureInfo.InvariantCulture) });
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
@@ -62,16 +55,9 @@ internal sealed partial class ConsumerKilled : Fault
         var clock = run.Clock;
 
         // Before the kill: the group consumes and commits on every partition.
-        using var offsets = await Task.Run(() => new KafkaOffsets(fleet.KafkaBootstrapServers, Group, Topic), cancellationToken);
-        var consuming = await Waiting.UntilAsync(_ => Task.FromResult(offsets.Committed().Values.All(offset => offset > 0)),
-            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250), cancellationToken);
-        if (!consuming)
-        {
-            throw new InvalidOperationException("the ledger group did not commit on every partition within 30 s of the payments starting");
-        }
-
+        using var offsets = await KafkaOffsets.WhenConsumingAsync(fleet.KafkaBootstrapServers, Group, Topic, cancellationToken);
         clock.KeySignal = "ledger group lag (messages)";
-        run.SampleEvery("ledger group lag (messages)", TimeSpan.FromMilliseconds(500), _ => Task.FromResult(offsets.Lag()));
+        run.SampleEvery(clock.KeySignal, TimeSpan.FromMilliseconds(500), _ => Task.FromResult(offsets.Lag()));
 
         // The kill is timed from what Kafka and PostgreSQL show, not from luck: right after a background
         // commit of the victim's partitions (seen as its committed offsets moving), as soon as events past
@@ -96,31 +82,22 @@ internal sealed partial class ConsumerKilled : Fault
                 $"partition {p}: committed {committedAtKill[p]}, end {high[p]}{(orphaned.Contains(p) ? "  (held by the dead member)" : "")}"))));
 
         clock.Enter("replaced");
-        await fleet.AddReplicaAsync(cancellationToken);
-        await fleet.RemoveReplicaAsync(victim.Name, cancellationToken);
+        await fleet.ReplaceAsync([victim], cancellationToken);
         var resumed = await Waiting.UntilAsync(_ => Task.FromResult(orphaned.All(p => offsets.Committed()[p] > committedAtKill[p])),
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200), cancellationToken);
         var recovery = clock.Now - killedAt;
-        clock.Enter("settling");
-        await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), cancellationToken);
-        clock.Enter(FaultClock.After);
-        await Task.Delay(after, cancellationToken);
-        var records = await run.StopAsync();
+        await run.SettleAsync(cancellationToken);
+        var records = await run.FinishAsync(after, cancellationToken);
 
         // Audit once the group has caught up with the end of the topic.
-        await Waiting.UntilAsync(_ => Task.FromResult(offsets.Lag() == 0), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250), cancellationToken);
-        var topic = await TopicReader.ReadAsync(fleet.KafkaBootstrapServers, Topic, cancellationToken);
+        await offsets.CaughtUpAsync(cancellationToken);
+        var topic = await TopicReader.CaptureAsync(context, Topic, cancellationToken);
         var atRisk = topic.Where(e => orphaned.Contains(e.Partition) && e.Offset >= committedAtKill[e.Partition] && appliedAtKill.Contains(e.EventId))
             .Select(e => e.EventId).Distinct(StringComparer.Ordinal).Count();
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync(cancellationToken);
-        var ledger = (await connection.QueryAsync<(string EventId, long Rows)>(new CommandDefinition(
-            "SELECT event_id, count(*) FROM ledger GROUP BY event_id", cancellationToken: cancellationToken))).ToDictionary(row => row.EventId, row => row.Rows, StringComparer.Ordinal);
+        var ledger = await Ledger.RowsPerEventAsync(database, cancellationToken);
         var events = topic.Select(e => e.EventId).Distinct(StringComparer.Ordinal).ToList();
         var lost = events.Count(id => !ledger.ContainsKey(id));
         var duplicated = ledger.Values.Sum(rows => Math.Max(0, rows - 1));
-        context.Evidence.Add("The payments topic, read by kcat", "audit", TopicReader.Command(fleet.KafkaBootstrapServers, Topic) + " | wc -l",
-            topic.Count.ToString(CultureInfo.InvariantCulture));
         await context.Evidence.PsqlAsync("Ledger rows per event (one expected)", "audit",
             "SELECT count(*) AS ledger_rows, count(DISTINCT event_id) AS events, count(*) - count(DISTINCT event_id) AS extra_rows FROM ledger", cancellationToken);
         await context.Evidence.ShellAsync("The redelivered events, as the consumer logged them", "audit",
@@ -141,13 +118,13 @@ internal sealed partial class ConsumerKilled : Fault
             [
                 Verdict.EqualTo("events on the topic missing from the ledger", "audit", lost, 0),
                 Verdict.EqualTo("ledger rows beyond one per event", "audit", duplicated, 0),
-                Verdict.EqualTo("acknowledged payments missing from PostgreSQL", "audit", payers.Lost, 0),
+                payers.NoneLost,
                 Verdict.Above("partitions the dead consumer held", "during", orphaned.Count, 0),
                 Verdict.Above("events applied but not committed when it died (redelivered)", "during", atRisk, 0),
                 Verdict.EqualTo("its partitions consumed again (1 = yes)", "during", resumed ? 1 : 0, 1),
                 Verdict.EqualTo("failed attempts once the replacement was in", FaultClock.After, afterTally.Errors, 0),
             ],
-            Figures = new Dictionary<string, double>
+            Figures = payers.WithPayers(new Dictionary<string, double>
             {
                 ["events_on_topic"] = topic.Count,
                 ["distinct_events"] = events.Count,
@@ -156,10 +133,7 @@ internal sealed partial class ConsumerKilled : Fault
                 ["applied_not_committed_at_kill"] = atRisk,
                 ["applied_past_commit_seen_before_kill"] = trigger.Applied,
                 ["ms_since_offset_commit_at_kill"] = Math.Round(trigger.SinceCommit.TotalMilliseconds),
-                ["payers"] = payers.Audited,
-                ["payers_acknowledged"] = payers.Acknowledged,
-                ["failed_attempts"] = load.Total.Errors,
-            },
+            }, load),
             Summary = string.Create(CultureInfo.InvariantCulture,
                 $"The consumer died holding {orphaned.Count} partitions with {atRisk} events applied but not committed; {recovery:0.0} s later its partitions were consumed again. Of {events.Count} events on the topic, {lost} are missing from the ledger and {duplicated} were applied twice."),
         };

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Firedrill.Lab.Fleet;
-using Firedrill.Lab.Load;
 using Firedrill.Lab.Prometheus;
 using Firedrill.Lab.Scenarios;
 
@@ -24,25 +23,15 @@ public sealed class FaultRunner(FleetOptions fleetDefaults, bool quick, TimeProv
         {
             var options = fault.Fleet(fleetDefaults with { RunFolder = Path.Combine(fleetDefaults.RunFolder, fault.Id) });
             Report(fault, "starting the fleet");
-            await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Report(fault, $"starting {step}")), cancellationToken);
-            await using var prometheus = await PrometheusServer.StartAsync(options.RunFolder, fleet.ScrapeTargets(), cancellationToken);
-            fleet.Changed += (changed, token) => prometheus.UpdateTargetsAsync(changed.ScrapeTargets(), token);
-            using var promHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            var context = new ScenarioContext
-            {
-                Fleet = fleet,
-                Prometheus = new PromQlClient(promHttp, prometheus.Address),
-                Quick = quick,
-                Time = time,
-                Evidence = new EvidenceCapture(fleet.DatabaseConnection, options.RunFolder),
-            };
+            await using var session = await LabSession.StartAsync(options, quick, time, new Progress<string>(step => Report(fault, $"starting {step}")), load: null, cancellationToken);
+            var context = session.Context;
             evidence = context.Evidence;
 
             Report(fault, "warm-up");
-            await Task.WhenAll(WarmUpAsync(context, cancellationToken), WaitForScrapesAsync(context, fleet.ScrapeTargets().Count, cancellationToken));
+            await Task.WhenAll(WarmUpAsync(context, cancellationToken), session.WaitForScrapesAsync(cancellationToken));
             Report(fault, "load, fault, settle, audit");
             var outcome = await fault.RunAsync(context, cancellationToken);
-            var queried = await ChartSeriesAsync(fault, context, outcome.Clock.StartedAt, cancellationToken);
+            var queried = await ChartSeriesAsync(fault, session, outcome.Clock.StartedAt, cancellationToken);
             return Build(fault, outcome, queried, evidence, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -103,49 +92,19 @@ public sealed class FaultRunner(FleetOptions fleetDefaults, bool quick, TimeProv
     }
 
     /// <summary>Unmeasured traffic first, so JIT compilation and cold pools don't count against the fault.</summary>
-    private async Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken)
-    {
-        using var client = context.GatewayClient(TimeSpan.FromSeconds(10));
-        await new LoadGenerator(client, time).RunAsync(new LoadProfile
-        {
-            Model = LoadModel.Open,
-            RatePerSecond = 40,
-            Duration = context.Duration(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3)),
-            RequestTimeout = TimeSpan.FromSeconds(10),
-            Mix =
-            [
-                new RequestTemplate("catalog", 3, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{1 + sequence % 1000}")),
-                new RequestTemplate("availability", 1, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{1 + sequence % 1000}/availability")),
-            ],
-        }, progress: null, cancellationToken);
-    }
-
-    private async Task WaitForScrapesAsync(ScenarioContext context, int services, CancellationToken cancellationToken)
-    {
-        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(30);
-        while (await context.Prometheus.QueryScalarAsync("count(up == 1)", null, cancellationToken) is not { } up || up < services)
-        {
-            if (time.GetUtcNow() > deadline)
-            {
-                throw new TimeoutException($"Prometheus did not scrape all {services} services within 30 s; see its log in the run folder.");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(500), time, cancellationToken);
-        }
-    }
+    private static Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken) =>
+        context.WarmUpAsync(40, context.Duration(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3)), cancellationToken);
 
     /// <summary>The fault's PromQL series over its run, one value per second since its load began.</summary>
-    private async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>>> ChartSeriesAsync(
-        Fault fault, ScenarioContext context, DateTimeOffset start, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>>> ChartSeriesAsync(
+        Fault fault, LabSession session, DateTimeOffset start, CancellationToken cancellationToken)
     {
         var series = new Dictionary<string, IReadOnlyDictionary<double, double>>(StringComparer.Ordinal);
         foreach (var signal in new[] { fault.KeySignal }.OfType<SignalQuery>().Concat(fault.ChartSignals))
         {
             try
             {
-                var points = await context.Prometheus.QueryRangeAsync(signal.PromQl, start, time.GetUtcNow(), TimeSpan.FromSeconds(1), cancellationToken);
-                series[signal.Name] = points.GroupBy(point => Math.Floor((point.At - start).TotalSeconds))
-                    .ToDictionary(group => group.Key, group => Math.Round(group.Last().Value, 3));
+                series[signal.Name] = await session.SeriesAsync(signal, start, cancellationToken);
             }
             catch (Exception ex) when (ex is PromQlException or HttpRequestException)
             {

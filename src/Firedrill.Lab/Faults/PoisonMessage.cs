@@ -1,10 +1,8 @@
 using System.Globalization;
 using Confluent.Kafka;
-using Dapper;
 using Firedrill.Lab.Faults.Support;
 using Firedrill.Lab.Fleet;
 using Firedrill.Lab.Scenarios;
-using Npgsql;
 
 namespace Firedrill.Lab.Faults;
 
@@ -47,11 +45,7 @@ internal sealed class PoisonMessage : Fault
 
     public override string Recovery => "From the poison written to the group's committed offsets past every poison message.";
 
-    public override FleetOptions Fleet(FleetOptions defaults) => defaults with
-    {
-        Replicas = 2,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05" },
-    };
+    public override FleetOptions Fleet(FleetOptions defaults) => PaymentRun.Fleet(defaults, replicas: 2);
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
@@ -61,14 +55,7 @@ internal sealed class PoisonMessage : Fault
         var after = context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(5));
         await using var run = await PaymentRun.StartAsync(context, PaymentsPerSecond, readsPerSecond: 10, before + after + TimeSpan.FromSeconds(20), cancellationToken);
         var clock = run.Clock;
-        using var offsets = await Task.Run(() => new KafkaOffsets(bootstrap, Group, Topic), cancellationToken);
-        var consuming = await Waiting.UntilAsync(_ => Task.FromResult(offsets.Committed().Values.All(offset => offset > 0)),
-            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250), cancellationToken);
-        if (!consuming)
-        {
-            throw new InvalidOperationException("the ledger group did not commit on every partition within 30 s of the payments starting");
-        }
-
+        using var offsets = await KafkaOffsets.WhenConsumingAsync(bootstrap, Group, Topic, cancellationToken);
         clock.KeySignal = "ledger group lag (messages)";
         run.SampleEvery(clock.KeySignal, TimeSpan.FromMilliseconds(500), _ => Task.FromResult(offsets.Lag()));
         await Task.Delay(before, cancellationToken);
@@ -95,10 +82,8 @@ internal sealed class PoisonMessage : Fault
         var passed = await Waiting.UntilAsync(_ => Task.FromResult(written.All(w => offsets.Committed()[w.Partition] > w.Offset)),
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), cancellationToken);
         var recovery = clock.Now - poisonedAt;
-        clock.Enter(FaultClock.After);
-        await Task.Delay(after, cancellationToken);
-        var records = await run.StopAsync();
-        await Waiting.UntilAsync(_ => Task.FromResult(offsets.Lag() == 0), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250), cancellationToken);
+        var records = await run.FinishAsync(after, cancellationToken);
+        await offsets.CaughtUpAsync(cancellationToken);
 
         // The dead-letter topic, read from its beginning by a reader of the lab's own.
         IReadOnlyList<RawMessage> letters;
@@ -120,10 +105,7 @@ internal sealed class PoisonMessage : Fault
         // Every payment event, those behind the poison included, applied once.
         var topic = await TopicReader.ReadAsync(bootstrap, Topic, cancellationToken);
         var behind = topic.Where(e => written.Any(w => w.Partition == e.Partition && e.Offset > w.Offset)).ToList();
-        await using var connection = new NpgsqlConnection(fleet.DatabaseConnection);
-        await connection.OpenAsync(cancellationToken);
-        var ledger = (await connection.QueryAsync<(string EventId, long Rows)>(new CommandDefinition(
-            "SELECT event_id, count(*) FROM ledger GROUP BY event_id", cancellationToken: cancellationToken))).ToDictionary(r => r.EventId, r => r.Rows, StringComparer.Ordinal);
+        var ledger = await Ledger.RowsPerEventAsync(fleet.DatabaseConnection, cancellationToken);
         var events = topic.Select(e => e.EventId).Distinct(StringComparer.Ordinal).ToList();
         var lost = events.Count(id => !ledger.ContainsKey(id));
         var behindLost = behind.Select(e => e.EventId).Distinct(StringComparer.Ordinal).Count(id => !ledger.ContainsKey(id));
@@ -153,9 +135,9 @@ internal sealed class PoisonMessage : Fault
                 Verdict.EqualTo("events on the topic missing from the ledger", "audit", lost, 0),
                 Verdict.EqualTo("ledger rows beyond one per event", "audit", duplicated, 0),
                 Verdict.EqualTo("poison applied to the ledger", "audit", poisonInLedger, 0),
-                Verdict.EqualTo("acknowledged payments missing from PostgreSQL", "audit", payers.Lost, 0),
+                payers.NoneLost,
             ],
-            Figures = new Dictionary<string, double>
+            Figures = payers.WithPayers(new Dictionary<string, double>
             {
                 ["poison_written"] = written.Count,
                 ["dead_letters"] = letters.Count,
@@ -163,10 +145,7 @@ internal sealed class PoisonMessage : Fault
                 ["events_on_topic"] = events.Count,
                 ["events_behind_poison"] = behind.Count,
                 ["ledger_rows"] = ledger.Values.Sum(),
-                ["payers"] = payers.Audited,
-                ["payers_acknowledged"] = payers.Acknowledged,
-                ["failed_attempts"] = load.Total.Errors,
-            },
+            }, load),
             Summary = string.Create(CultureInfo.InvariantCulture,
                 $"{written.Count} poison messages written across the partitions; {written.Count - missing} reached {DeadLetterTopic} with their reason ({extraCopies} extra copies), and the group was past them all {recovery:0.0} s later. Of {events.Count} payment events ({behind.Count} behind a poison), {lost} are missing from the ledger and {duplicated} were applied twice."),
         };

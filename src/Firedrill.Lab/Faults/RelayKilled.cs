@@ -35,14 +35,11 @@ internal sealed class RelayKilled : Fault
 
     public override string Recovery => "From the SIGKILL until the last payment left unpublished by the dead relays was published.";
 
-    public override FleetOptions Fleet(FleetOptions defaults) => defaults with
-    {
-        Replicas = 2,
-        // The relay polls every 200 ms by default, so on an idle machine a kill at a random instant
-        // often finds the outbox empty and proves nothing; polling every 2 s (still a sane setting)
-        // leaves committed payments waiting most of the time, and the kill waits to see some.
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05", ["Kafka:RelayInterval"] = "00:00:02" },
-    };
+    // The relay polls every 200 ms by default, so on an idle machine a kill at a random instant
+    // often finds the outbox empty and proves nothing; polling every 2 s (still a sane setting)
+    // leaves committed payments waiting most of the time, and the kill waits to see some.
+    public override FleetOptions Fleet(FleetOptions defaults) =>
+        PaymentRun.Fleet(defaults, replicas: 2, new Dictionary<string, string> { ["Kafka:RelayInterval"] = "00:00:02" });
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
@@ -73,31 +70,20 @@ internal sealed class RelayKilled : Fault
         var atRiskNotPublished = await CountAsync(database, "SELECT event_id FROM outbox WHERE published_at IS NULL", onTopicAtKill, cancellationToken);
 
         clock.Enter("replaced");
-        await Task.WhenAll(victims.Select(_ => fleet.AddReplicaAsync(cancellationToken)));
-
-        foreach (var victim in victims)
-        {
-            await fleet.RemoveReplicaAsync(victim.Name, cancellationToken);
-        }
-
+        await fleet.ReplaceAsync(victims, cancellationToken);
         var published = await Waiting.UntilAsync(async token => await Probes.ScalarAsync(database,
             $"SELECT count(*) FROM outbox WHERE published_at IS NULL AND id <= {lastAtRisk.ToString(CultureInfo.InvariantCulture)}", token) == 0,
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), cancellationToken);
         var recovery = clock.Now - killedAt;
-        clock.Enter("settling");
-        await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), cancellationToken);
-        clock.Enter(FaultClock.After);
-        await Task.Delay(after, cancellationToken);
-        var records = await run.StopAsync();
+        await run.SettleAsync(cancellationToken);
+        var records = await run.FinishAsync(after, cancellationToken);
 
         // The audit: the outbox drained, the ledger caught up, then the topic read from outside.
         await Waiting.UntilAsync(async token => await Probes.ScalarAsync(database, Unpublished, token) == 0, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(200), cancellationToken);
         await Waiting.UntilAsync(async token => await Probes.ScalarAsync(database,
             "SELECT count(*) FROM payments p WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.payment_id = p.id)", token) == 0,
             TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(250), cancellationToken);
-        var topic = await TopicReader.ReadAsync(fleet.KafkaBootstrapServers, "payments", cancellationToken);
-        context.Evidence.Add("The payments topic, read by kcat", "audit", TopicReader.Command(fleet.KafkaBootstrapServers, "payments") + " | wc -l",
-            topic.Count.ToString(CultureInfo.InvariantCulture));
+        var topic = await TopicReader.CaptureAsync(context, "payments", cancellationToken);
         await context.Evidence.PsqlAsync("Every payment applied to the ledger once", "audit",
             "SELECT count(*) AS payments, (SELECT count(*) FROM ledger) AS ledger_rows, (SELECT count(DISTINCT payment_id) FROM ledger) AS payments_in_ledger FROM payments",
             cancellationToken);
@@ -126,22 +112,19 @@ internal sealed class RelayKilled : Fault
                 Verdict.EqualTo("committed payments missing from the topic", "audit", lost, 0),
                 Verdict.EqualTo("ledger rows beyond one per payment", "audit", duplicated, 0),
                 Verdict.EqualTo("payments missing from the ledger", "audit", payments.Count(id => !ledger.ContainsKey(id)), 0),
-                Verdict.EqualTo("acknowledged payments missing from PostgreSQL", "audit", payers.Lost, 0),
+                payers.NoneLost,
                 Verdict.Above("committed payments left unpublished when the relays died", "during", atRisk, 0),
                 Verdict.EqualTo("the dead relays' backlog published (1 = yes)", "during", published ? 1 : 0, 1),
                 Verdict.EqualTo("failed attempts once the replacements were in", FaultClock.After, afterTally.Errors, 0),
             ],
-            Figures = new Dictionary<string, double>
+            Figures = payers.WithPayers(new Dictionary<string, double>
             {
                 ["payments_committed"] = payments.Count,
                 ["events_on_topic"] = topic.Count,
                 ["payments_on_topic_more_than_once"] = onTopic.Values.Count(copies => copies > 1),
                 ["unpublished_at_kill"] = atRisk,
                 ["unpublished_and_not_on_topic_at_kill"] = atRiskNotPublished,
-                ["payers"] = payers.Audited,
-                ["payers_acknowledged"] = payers.Acknowledged,
-                ["failed_attempts"] = load.Total.Errors,
-            },
+            }, load),
             Summary = string.Create(CultureInfo.InvariantCulture,
                 $"The relays died with {atRisk} committed payments unpublished ({atRiskNotPublished} not on the topic at all); {recovery:0.0} s later all were published. All {payments.Count} payments are on the topic ({lost} missing) and in the ledger once ({duplicated} extra rows)."),
         };

@@ -33,16 +33,7 @@ internal sealed class ReplicaKilled : Fault
 
     public override string Recovery => "From the SIGKILL to the end of the last failed client attempt.";
 
-    public override FleetOptions Fleet(FleetOptions defaults) => defaults with
-    {
-        Replicas = 2,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
-        {
-            // A key claimed by the replica that died stays "in progress" for one lease; the suite
-            // keeps it short so the payers' retries settle within the run (the default is 30 s).
-            ["Payments:IdempotencyLease"] = "00:00:05",
-        },
-    };
+    public override FleetOptions Fleet(FleetOptions defaults) => PaymentRun.Fleet(defaults, replicas: 2);
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
@@ -53,8 +44,7 @@ internal sealed class ReplicaKilled : Fault
         await using var run = await PaymentRun.StartAsync(context, PaymentsPerSecond, ReadsPerSecond, before + down + after + TimeSpan.FromSeconds(16), cancellationToken);
         var clock = run.Clock;
         clock.KeySignal = "payments committed per second";
-        run.SampleEvery("payments committed per second", TimeSpan.FromSeconds(1),
-            Probes.PerSecond(token => Probes.ScalarAsync(fleet.DatabaseConnection, "SELECT count(*) FROM payments", token)));
+        run.SampleCommittedPerSecond();
 
         await Task.Delay(before, cancellationToken);
         var victim = fleet.Shops[0];
@@ -65,56 +55,33 @@ internal sealed class ReplicaKilled : Fault
         await Task.Delay(down, cancellationToken);
 
         clock.Enter("replaced");
-        await fleet.AddReplicaAsync(cancellationToken);
-        await fleet.RemoveReplicaAsync(victim.Name, cancellationToken);
+        await fleet.ReplaceAsync([victim], cancellationToken);
         var replacedAt = clock.Now;
         // A new process takes its first requests cold; the fleet has settled when the clients stop failing.
-        clock.Enter("settling");
-        await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), cancellationToken);
-        clock.Enter(FaultClock.After);
-        await Task.Delay(after, cancellationToken);
-        var records = await run.StopAsync();
+        await run.SettleAsync(cancellationToken);
+        var records = await run.FinishAsync(after, cancellationToken);
 
-        var audit = await PaymentAudit.RunAsync(fleet.DatabaseConnection, records, cancellationToken);
-        await context.Evidence.PsqlAsync("Payments in PostgreSQL: one per order", "audit", PaymentAudit.SummarySql, cancellationToken);
+        var audit = await PaymentAudit.CaptureAsync(context, records, cancellationToken);
         await context.Evidence.PsqlAsync("Orders charged more than once (none expected)", "audit", PaymentAudit.ChargedTwiceSql, cancellationToken);
 
         var load = clock.ToResult();
         var afterTally = clock.Tally(load, stage => stage == FaultClock.After);
-        var failed = load.Total.Errors;
-        var retried = records.Count(record => record.Failures > 0);
         var recovery = double.IsNaN(clock.LastFailure) ? 0 : Math.Max(0, clock.LastFailure - killedAt);
-        return new FaultOutcome
-        {
-            Load = load,
-            Clock = clock,
-            Audited = audit.Audited,
-            Lost = audit.Lost,
-            Duplicated = audit.Duplicated,
-            RecoverySeconds = recovery,
-            Checks =
+        return audit.Outcome(clock, load, recovery,
             [
-                Verdict.EqualTo("acknowledged payments missing from PostgreSQL", "audit", audit.Lost, 0),
-                Verdict.EqualTo("payments beyond the first per order", "audit", audit.Duplicated, 0),
-                Verdict.EqualTo("payers never acknowledged (retries gave up)", "audit", audit.Audited - audit.Acknowledged, 0),
-                Verdict.Above("client attempts the kill failed (the fault hit requests)", "during", failed, 0),
-                Verdict.Above("payments that needed a retry and were acknowledged", "during", retried, 0),
+                Verdict.Above("client attempts the kill failed (the fault hit requests)", "during", load.Total.Errors, 0),
+                Verdict.Above("payments that needed a retry and were acknowledged", "during", audit.Retried, 0),
                 Verdict.EqualTo("failed attempts once the replacement was in rotation", FaultClock.After, afterTally.Errors, 0),
             ],
-            Figures = new Dictionary<string, double>
+            new Dictionary<string, double>
             {
-                ["payers"] = audit.Audited,
-                ["acknowledged"] = audit.Acknowledged,
-                ["payments_retried"] = retried,
-                ["replayed_answers"] = records.Sum(record => record.Replays),
-                ["failed_attempts"] = failed,
+                ["replayed_answers"] = audit.Replays,
                 ["charged_but_unacknowledged"] = audit.ChargedUnacknowledged,
                 ["killed_at_s"] = Math.Round(killedAt, 2),
                 ["replacement_in_rotation_at_s"] = Math.Round(replacedAt, 2),
                 ["payment_p99_ms"] = Math.Round(load.Endpoints[PaymentClient.Endpoint].P99Ms, 1),
             },
-            Summary = string.Create(CultureInfo.InvariantCulture,
-                $"{audit.Acknowledged} of {audit.Audited} payers acknowledged, {retried} of them after a failed attempt; {audit.Lost} acknowledged payments missing, {audit.Duplicated} duplicate charges; the last client error came {recovery:0.0} s after the kill."),
-        };
+            string.Create(CultureInfo.InvariantCulture,
+                $"{audit.Acknowledged} of {audit.Audited} payers acknowledged, {audit.Retried} of them after a failed attempt; {audit.Lost} acknowledged payments missing, {audit.Duplicated} duplicate charges; the last client error came {recovery:0.0} s after the kill."));
     }
 }

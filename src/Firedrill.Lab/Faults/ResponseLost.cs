@@ -34,11 +34,7 @@ internal sealed class ResponseLost : Fault
 
     public override string Recovery => "The longest a payer took from its first lost answer to its acknowledgement.";
 
-    public override FleetOptions Fleet(FleetOptions defaults) => defaults with
-    {
-        Replicas = 2,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05" },
-    };
+    public override FleetOptions Fleet(FleetOptions defaults) => PaymentRun.Fleet(defaults, replicas: 2);
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
@@ -55,22 +51,17 @@ internal sealed class ResponseLost : Fault
         var clock = run.Clock;
         clock.KeySignal = "answers cut (total)";
         run.SampleEvery("answers cut (total)", TimeSpan.FromMilliseconds(500), _ => Task.FromResult((double)(clientSide.Cuts + gatewaySide.Cuts)));
-        run.SampleEvery("payments committed per second", TimeSpan.FromSeconds(1),
-            Probes.PerSecond(token => Probes.ScalarAsync(fleet.DatabaseConnection, "SELECT count(*) FROM payments", token)));
+        run.SampleCommittedPerSecond();
 
         await Task.Delay(before, cancellationToken);
         clock.Enter("answers cut");
         clientSide.CutShare = gatewaySide.CutShare = CutShare;
         await Task.Delay(cutting, cancellationToken);
         clientSide.CutShare = gatewaySide.CutShare = 0;
-        clock.Enter("settling");
-        await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), cancellationToken);
-        clock.Enter(FaultClock.After);
-        await Task.Delay(after, cancellationToken);
-        var records = await run.StopAsync();
+        await run.SettleAsync("settling", TimeSpan.FromSeconds(10), cancellationToken);
+        var records = await run.FinishAsync(after, cancellationToken);
 
-        var audit = await PaymentAudit.RunAsync(fleet.DatabaseConnection, records, cancellationToken);
-        await context.Evidence.PsqlAsync("Payments in PostgreSQL: one per order", "audit", PaymentAudit.SummarySql, cancellationToken);
+        var audit = await PaymentAudit.CaptureAsync(context, records, cancellationToken);
         await context.Evidence.PsqlAsync("Idempotency keys answered once and replayed since", "audit",
             "SELECT count(*) AS keys, count(*) FILTER (WHERE completed_at IS NOT NULL) AS completed, count(*) FILTER (WHERE response_status = 201) AS answered_201 FROM idempotency_keys",
             cancellationToken);
@@ -79,42 +70,25 @@ internal sealed class ResponseLost : Fault
             string.Create(CultureInfo.InvariantCulture, $"client → gateway: {clientSide.Cuts} of {clientSide.Posts} payment answers cut\ngateway → {fleet.Shops[0].Name}: {gatewaySide.Cuts} of {gatewaySide.Posts} payment answers cut"));
 
         var load = clock.ToResult();
-        var replays = records.Sum(record => record.Replays);
         var recovered = records.Where(record => record is { FirstFailureAt: not null, AcknowledgedAt: not null }).ToList();
         var recovery = recovered.Count == 0 ? 0 : recovered.Max(record => record.AcknowledgedAt!.Value - record.FirstFailureAt!.Value);
         var afterTally = clock.Tally(load, stage => stage == FaultClock.After);
         var cuts = clientSide.Cuts + gatewaySide.Cuts;
-        return new FaultOutcome
-        {
-            Load = load,
-            Clock = clock,
-            Audited = audit.Audited,
-            Lost = audit.Lost,
-            Duplicated = audit.Duplicated,
-            RecoverySeconds = recovery,
-            Checks =
+        return audit.Outcome(clock, load, recovery,
             [
-                Verdict.EqualTo("acknowledged payments missing from PostgreSQL", "audit", audit.Lost, 0),
-                Verdict.EqualTo("payments beyond the first per order", "audit", audit.Duplicated, 0),
-                Verdict.EqualTo("payers never acknowledged (retries gave up)", "audit", audit.Audited - audit.Acknowledged, 0),
                 Verdict.Above("answers cut after the commit", "during", cuts, 0),
-                Verdict.Above("answers replayed to a retry (Idempotent-Replayed)", "during", replays, 0),
+                Verdict.Above("answers replayed to a retry (Idempotent-Replayed)", "during", audit.Replays, 0),
                 Verdict.EqualTo("failed attempts once the cuts stopped", FaultClock.After, afterTally.Errors, 0),
             ],
-            Figures = new Dictionary<string, double>
+            new Dictionary<string, double>
             {
-                ["payers"] = audit.Audited,
-                ["acknowledged"] = audit.Acknowledged,
                 ["answers_cut_client_side"] = clientSide.Cuts,
                 ["answers_cut_gateway_side"] = gatewaySide.Cuts,
-                ["replayed_answers"] = replays,
-                ["payments_retried"] = records.Count(record => record.Failures > 0),
-                ["failed_attempts"] = load.Total.Errors,
+                ["replayed_answers"] = audit.Replays,
                 ["gateway_502s"] = load.Total.Outcomes.GetValueOrDefault("502"),
                 ["charged_but_unacknowledged"] = audit.ChargedUnacknowledged,
             },
-            Summary = string.Create(CultureInfo.InvariantCulture,
-                $"{cuts} payment answers were lost after the commit; the payers' retries got {replays} answers replayed; {audit.Duplicated} duplicate charges and {audit.Lost} acknowledged payments missing among {audit.Audited} payers."),
-        };
+            string.Create(CultureInfo.InvariantCulture,
+                $"{cuts} payment answers were lost after the commit; the payers' retries got {audit.Replays} answers replayed; {audit.Duplicated} duplicate charges and {audit.Lost} acknowledged payments missing among {audit.Audited} payers."));
     }
 }

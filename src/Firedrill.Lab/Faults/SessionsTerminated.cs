@@ -51,12 +51,7 @@ internal sealed class SessionsTerminated : Fault
 
     public override string Recovery => "From the first termination to the end of the last failed client attempt.";
 
-    public override FleetOptions Fleet(FleetOptions defaults) => defaults with
-    {
-        Replicas = 2,
-        OwnPostgres = true,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05" },
-    };
+    public override FleetOptions Fleet(FleetOptions defaults) => PaymentRun.Fleet(defaults, replicas: 2) with { OwnPostgres = true };
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
@@ -87,8 +82,7 @@ internal sealed class SessionsTerminated : Fault
         context.Evidence.Add("The fault: every client session of the run's database terminated, per round", "during",
             "psql \"$DATABASE\" -c \"" + TerminateSql.ReplaceLineEndings(" ") + "\"",
             string.Join('\n', terminated.Select((count, round) => string.Create(CultureInfo.InvariantCulture, $"round {round + 1}: {count} sessions terminated"))));
-        clock.Enter("settling");
-        await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), cancellationToken);
+        await run.SettleAsync(cancellationToken);
 
         // The second half: PostgreSQL itself stopped and started again, as a restart or a failover does.
         var server = fleet.OwnPostgres ?? throw new InvalidOperationException("sessions-terminated restarts PostgreSQL: its fleet needs a cluster of its own");
@@ -105,15 +99,11 @@ internal sealed class SessionsTerminated : Fault
             $"pg_ctl -D $PGDATA -m fast -w stop; sleep {Down.TotalSeconds:0}; pg_ctl -D $PGDATA -w start",
             string.Create(CultureInfo.InvariantCulture,
                 $"replicas ready while it was down: {readyWhileDown:0} of {processes.Count} (lowest of the probes); all {processes.Count} ready again {readyAfterStart:0.0} s after it started: {(readyAgain ? "yes" : "no")}"));
-        clock.Enter("settling after the restart");
-        await clock.SettleAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15), cancellationToken);
-        clock.Enter(FaultClock.After);
-        await Task.Delay(after, cancellationToken);
-        var records = await run.StopAsync();
+        await run.SettleAsync("settling after the restart", TimeSpan.FromSeconds(15), cancellationToken);
+        var records = await run.FinishAsync(after, cancellationToken);
         var sessionsAfter = await Probes.ScalarAsync(database, SessionsSql, cancellationToken);
 
-        var audit = await PaymentAudit.RunAsync(database, records, cancellationToken);
-        await context.Evidence.PsqlAsync("Payments in PostgreSQL: one per order", "audit", PaymentAudit.SummarySql, cancellationToken);
+        var audit = await PaymentAudit.CaptureAsync(context, records, cancellationToken);
         await context.Evidence.PsqlAsync("The shop's sessions now (reconnected by its pools)", "audit",
             "SELECT application_name, state, count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' GROUP BY 1, 2 ORDER BY 1, 2", cancellationToken);
         var restarted = processes.Count(p => fleet.Shops.SingleOrDefault(shop => shop.Name == p.Name) is not { } shop || shop.Pid != p.Pid || shop.HasExited);
@@ -124,19 +114,8 @@ internal sealed class SessionsTerminated : Fault
         var load = clock.ToResult();
         var afterTally = clock.Tally(load, stage => stage == FaultClock.After);
         var recovery = double.IsNaN(clock.LastFailure) ? 0 : Math.Max(0, clock.LastFailure - firstAt);
-        return new FaultOutcome
-        {
-            Load = load,
-            Clock = clock,
-            Audited = audit.Audited,
-            Lost = audit.Lost,
-            Duplicated = audit.Duplicated,
-            RecoverySeconds = recovery,
-            Checks =
+        return audit.Outcome(clock, load, recovery,
             [
-                Verdict.EqualTo("acknowledged payments missing from PostgreSQL", "audit", audit.Lost, 0),
-                Verdict.EqualTo("payments beyond the first per order", "audit", audit.Duplicated, 0),
-                Verdict.EqualTo("payers never acknowledged (retries gave up)", "audit", audit.Audited - audit.Acknowledged, 0),
                 Verdict.Above("sessions terminated (the fault hit)", "during", terminated.Sum(), 0),
                 Verdict.EqualTo("replicas restarted or dead", "audit", restarted, 0),
                 Verdict.EqualTo("replicas ready while PostgreSQL was down (readiness red)", "postgres down", readyWhileDown, 0),
@@ -144,7 +123,7 @@ internal sealed class SessionsTerminated : Fault
                 Verdict.Above("sessions open again afterwards (reconnected)", FaultClock.After, sessionsAfter, 0),
                 Verdict.EqualTo("failed attempts once settled", FaultClock.After, afterTally.Errors, 0),
             ],
-            Figures = new Dictionary<string, double>
+            new Dictionary<string, double>
             {
                 ["sessions_before"] = sessionsBefore,
                 ["sessions_terminated"] = terminated.Sum(),
@@ -152,15 +131,10 @@ internal sealed class SessionsTerminated : Fault
                 ["postgres_down_seconds"] = Down.TotalSeconds,
                 ["ready_while_down"] = readyWhileDown,
                 ["seconds_to_ready_after_start"] = Math.Round(readyAfterStart, 1),
-                ["payers"] = audit.Audited,
-                ["acknowledged"] = audit.Acknowledged,
-                ["failed_attempts"] = load.Total.Errors,
-                ["payments_retried"] = records.Count(record => record.Failures > 0),
                 ["payment_p99_ms"] = Math.Round(load.Endpoints[PaymentClient.Endpoint].P99Ms, 1),
             },
-            Summary = string.Create(CultureInfo.InvariantCulture,
-                $"{terminated.Sum()} sessions terminated in {Rounds} rounds, then PostgreSQL down {Down.TotalSeconds:0} s (replicas ready meanwhile: {readyWhileDown:0}; all ready {readyAfterStart:0.0} s after it started); {load.Total.Errors} client attempts failed, the last {recovery:0.0} s after the first round; {audit.Acknowledged} of {audit.Audited} payers acknowledged, {audit.Lost} lost, {audit.Duplicated} charged twice; the same {processes.Count} replica processes, {sessionsAfter:0} sessions open again."),
-        };
+            string.Create(CultureInfo.InvariantCulture,
+                $"{terminated.Sum()} sessions terminated in {Rounds} rounds, then PostgreSQL down {Down.TotalSeconds:0} s (replicas ready meanwhile: {readyWhileDown:0}; all ready {readyAfterStart:0.0} s after it started); {load.Total.Errors} client attempts failed, the last {recovery:0.0} s after the first round; {audit.Acknowledged} of {audit.Audited} payers acknowledged, {audit.Lost} lost, {audit.Duplicated} charged twice; the same {processes.Count} replica processes, {sessionsAfter:0} sessions open again."));
     }
 
     /// <summary>The fewest replicas answering ready, probed every 250 ms for <paramref name="span"/> (the first half second left to readiness's cache).</summary>

@@ -10,17 +10,12 @@ namespace Firedrill.Lab.Reports;
 /// </summary>
 internal static class FaultsMarkdown
 {
-    private const string Missing = "–";
+    private const string Missing = ReportSections.Missing;
 
     public static string Render(RunInfo run, IReadOnlyList<FaultReport> reports, IReadOnlyList<ChartFiles> charts)
     {
         var md = new StringBuilder();
-        md.Append(CultureInfo.InvariantCulture, $"# Firedrill faults {Markdown.Inline(run.RunId)}\n\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Run:** {Markdown.Code(run.RunId)}\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Started:** {run.StartedAt.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Machine:** {Markdown.Inline(run.Machine)}\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Command:** {Markdown.Code(run.Command)}\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Mode:** {(run.Quick ? "quick (short load: a smoke run)" : "full")}\n");
+        ReportSections.RunHeader(md, "Firedrill faults", run, "quick (short load: a smoke run)");
         md.Append(CultureInfo.InvariantCulture, $"- **Result:** {reports.Count(r => r.Passed)} of {reports.Count} faults hold\n\n");
 
         md.Append("## Results\n\n");
@@ -48,7 +43,7 @@ internal static class FaultsMarkdown
             Fault(md, reports[i], charts[i]);
         }
 
-        return md.ToString().TrimEnd('\n') + "\n";
+        return ReportSections.End(md);
     }
 
     private static void Fault(StringBuilder md, FaultReport report, ChartFiles charts)
@@ -75,41 +70,10 @@ internal static class FaultsMarkdown
                 report.RecoverySeconds is { } recovery ? Markdown.Number(recovery) : Missing)).Append("\n\n");
         }
 
-        Checks(md, report);
+        ReportSections.Checks(md, report.Checks, "stage");
         Figures(md, report.Details);
-        Evidence(md, report.Evidence);
-        if (charts.All.Any())
-        {
-            md.Append("### Charts\n\n");
-            if (charts.Latency is not null)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"![latency and errors over the run, by stage]({charts.Latency})\n\n");
-            }
-
-            if (charts.Signal is not null)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"![{Markdown.Inline(string.Join(", ", report.Signals))} over the run]({charts.Signal})\n\n");
-            }
-        }
-    }
-
-    private static void Checks(StringBuilder md, FaultReport report)
-    {
-        md.Append("### Checks\n\n");
-        if (report.Checks.Count == 0)
-        {
-            md.Append("No check ran.\n\n");
-            return;
-        }
-
-        md.Append(Markdown.Header("check", "stage", "expect", "#value", "pass")).Append('\n');
-        foreach (var check in report.Checks)
-        {
-            md.Append(Markdown.Row(Markdown.Inline(check.Name), Markdown.Inline(check.Phase), Markdown.Code(check.Expect, inTable: true),
-                Markdown.Number(check.Value), check.Pass ? "✓" : "✗")).Append('\n');
-        }
-
-        md.Append('\n');
+        ReportSections.Evidence(md, report.Evidence);
+        ReportSections.Charts(md, charts, "latency and errors over the run, by stage", string.Join(", ", report.Signals));
     }
 
     private static void Figures(StringBuilder md, IReadOnlyDictionary<string, double> figures)
@@ -126,20 +90,5 @@ internal static class FaultsMarkdown
         }
 
         md.Append('\n');
-    }
-
-    private static void Evidence(StringBuilder md, IReadOnlyList<Scenarios.Evidence> evidence)
-    {
-        if (evidence.Count == 0)
-        {
-            return;
-        }
-
-        md.Append("### Evidence\n\n");
-        foreach (var item in evidence)
-        {
-            md.Append(CultureInfo.InvariantCulture, $"**{Markdown.Inline(item.Name)}** ({Markdown.Inline(item.Phase)})\n\n");
-            md.Append(Markdown.CodeBlock($"$ {item.Command}\n{item.Output}")).Append("\n\n");
-        }
     }
 }

@@ -7,17 +7,13 @@ namespace Firedrill.Lab.Reports;
 /// <summary>report.md: the run, a results table, then each scenario's verdict, runbook, phases, checks and charts.</summary>
 internal static class MarkdownReport
 {
-    private const string Missing = "–";
+    private const string Missing = ReportSections.Missing;
 
     public static string Render(RunInfo run, IReadOnlyList<ScenarioReport> reports, IReadOnlyList<ChartFiles> charts)
     {
         var md = new StringBuilder();
-        md.Append(CultureInfo.InvariantCulture, $"# Firedrill run {Markdown.Inline(run.RunId)}\n\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Run:** {Markdown.Code(run.RunId)}\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Started:** {run.StartedAt.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Machine:** {Markdown.Inline(run.Machine)}\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Command:** {Markdown.Code(run.Command)}\n");
-        md.Append(CultureInfo.InvariantCulture, $"- **Mode:** {(run.Quick ? "quick (shortened phases: a smoke run, noisier numbers)" : "full")}\n\n");
+        ReportSections.RunHeader(md, "Firedrill run", run, "quick (shortened phases: a smoke run, noisier numbers)");
+        md.Append('\n');
 
         md.Append("## Results\n\n");
         md.Append(Markdown.Header("scenario", "variant", "title", "verdict", "p99 ms (baseline → broken → fixed)", "error rate % (baseline → broken → fixed)", "key signal (baseline → broken → fixed)")).Append('\n');
@@ -39,8 +35,7 @@ internal static class MarkdownReport
             Scenario(md, reports[i], charts[i]);
         }
 
-        // Every block ends with a blank line; the file ends with one newline.
-        return md.ToString().TrimEnd('\n') + "\n";
+        return ReportSections.End(md);
     }
 
     private static void Scenario(StringBuilder md, ScenarioReport report, ChartFiles charts)
@@ -59,23 +54,9 @@ internal static class MarkdownReport
 
         Runbook(md, report.Runbook);
         PhasesTable(md, report);
-        Checks(md, report.Checks);
-        Evidence(md, report.Evidence);
-
-        if (charts.All.Any())
-        {
-            md.Append("### Charts\n\n");
-            if (charts.Latency is not null)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"![p50 and p99 latency and error rate over the run]({charts.Latency})\n\n");
-            }
-
-            if (charts.Signal is not null)
-            {
-                var names = string.Join(", ", new[] { report.KeySignal }.Concat(report.ChartSignals));
-                md.Append(CultureInfo.InvariantCulture, $"![{Markdown.Inline(names)} over the run]({charts.Signal})\n\n");
-            }
-        }
+        ReportSections.Checks(md, report.Checks, "phase");
+        ReportSections.Evidence(md, report.Evidence);
+        ReportSections.Charts(md, charts, "p50 and p99 latency and error rate over the run", string.Join(", ", new[] { report.KeySignal }.Concat(report.ChartSignals)));
     }
 
     private static void Runbook(StringBuilder md, Runbook runbook)
@@ -142,45 +123,6 @@ internal static class MarkdownReport
         }
 
         md.Append('\n');
-    }
-
-    private static void Checks(StringBuilder md, IReadOnlyList<CheckResult> checks)
-    {
-        md.Append("### Checks\n\n");
-        if (checks.Count == 0)
-        {
-            md.Append("No check ran.\n\n");
-            return;
-        }
-
-        md.Append(Markdown.Header("check", "phase", "expect", "#value", "pass")).Append('\n');
-        foreach (var check in checks)
-        {
-            md.Append(Markdown.Row(
-                Markdown.Inline(check.Name),
-                Markdown.Inline(check.Phase),
-                Markdown.Code(check.Expect, inTable: true),
-                Markdown.Number(check.Value),
-                check.Pass ? "✓" : "✗")).Append('\n');
-        }
-
-        md.Append('\n');
-    }
-
-    /// <summary>Each piece of evidence as the command, then what it printed, in one fenced block.</summary>
-    private static void Evidence(StringBuilder md, IReadOnlyList<Scenarios.Evidence> evidence)
-    {
-        if (evidence.Count == 0)
-        {
-            return;
-        }
-
-        md.Append("### Evidence\n\n");
-        foreach (var item in evidence)
-        {
-            md.Append(CultureInfo.InvariantCulture, $"**{Markdown.Inline(item.Name)}** ({Markdown.Inline(item.Phase)})\n\n");
-            md.Append(Markdown.CodeBlock($"$ {item.Command}\n{item.Output}")).Append("\n\n");
-        }
     }
 
     private static string Verdict(string verdict)

@@ -63,22 +63,8 @@ public abstract class Scenario
     /// Before the baseline, unmeasured: traffic over the common paths so JIT compilation, cold
     /// caches and new connection pools don't pass for the baseline's latency.
     /// </summary>
-    public virtual async Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken)
-    {
-        using var client = context.GatewayClient(TimeSpan.FromSeconds(10));
-        await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
-        {
-            Model = LoadModel.Open,
-            RatePerSecond = 50,
-            Duration = context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(5)),
-            RequestTimeout = TimeSpan.FromSeconds(10),
-            Mix =
-            [
-                new RequestTemplate("catalog", 3, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{1 + sequence % 1000}")),
-                new RequestTemplate("availability", 1, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{1 + sequence % 1000}/availability")),
-            ],
-        }, progress: null, cancellationToken);
-    }
+    public virtual Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken) =>
+        context.WarmUpAsync(50, context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(5)), cancellationToken);
 
     /// <summary>Switches faults and fixes for <paramref name="phase"/> through the services' control endpoints.</summary>
     public abstract Task ApplyAsync(ScenarioContext context, string phase, CancellationToken cancellationToken);
@@ -149,6 +135,24 @@ public sealed class ScenarioContext
         {
             Evidence.Add("capture failed", "-", "(the lab's own capture)", $"{ex.GetType().Name}: {ex.Message}");
         }
+    }
+
+    /// <summary>Unmeasured catalog and availability reads (3 : 1) through the gateway at <paramref name="ratePerSecond"/>, open loop.</summary>
+    public async Task WarmUpAsync(double ratePerSecond, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        using var client = GatewayClient(TimeSpan.FromSeconds(10));
+        await new LoadGenerator(client, Time).RunAsync(new LoadProfile
+        {
+            Model = LoadModel.Open,
+            RatePerSecond = ratePerSecond,
+            Duration = duration,
+            RequestTimeout = TimeSpan.FromSeconds(10),
+            Mix =
+            [
+                new RequestTemplate("catalog", 3, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{1 + sequence % 1000}")),
+                new RequestTemplate("availability", 1, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{1 + sequence % 1000}/availability")),
+            ],
+        }, progress: null, cancellationToken);
     }
 
     /// <summary>A client through the gateway (the production path): no retries, the timeout explicit.</summary>

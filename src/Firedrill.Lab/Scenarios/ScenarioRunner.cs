@@ -25,26 +25,16 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
             var options = scenario.Fleet(fleetDefaults with { RunFolder = Path.Combine(fleetDefaults.RunFolder, scenario.Id) });
             options = await scenario.PrepareAsync(options, new Progress<string>(step => Report(scenario, step)), cancellationToken);
             Report(scenario, "starting the fleet");
-            await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Report(scenario, $"starting {step}")), cancellationToken);
-            await using var prometheus = await PrometheusServer.StartAsync(options.RunFolder, fleet.ScrapeTargets(), cancellationToken);
-            fleet.Changed += (changed, token) => prometheus.UpdateTargetsAsync(changed.ScrapeTargets(), token);
-            using var promHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            var context = new ScenarioContext
-            {
-                Fleet = fleet,
-                Prometheus = new PromQlClient(promHttp, prometheus.Address),
-                Quick = quick,
-                Time = time,
-                Progress = new Progress<LoadProgress>(progress => Progress?.Invoke(scenario.Id, "load", progress)),
-                Evidence = new EvidenceCapture(fleet.DatabaseConnection, options.RunFolder),
-            };
+            await using var session = await LabSession.StartAsync(options, quick, time, new Progress<string>(step => Report(scenario, $"starting {step}")),
+                new Progress<LoadProgress>(progress => Progress?.Invoke(scenario.Id, "load", progress)), cancellationToken);
+            var context = session.Context;
             evidence = context.Evidence;
             await using var resources = new Resources(context.Resources);
 
             Report(scenario, "setup");
             await scenario.SetupAsync(context, cancellationToken);
             Report(scenario, "warm-up");
-            await Task.WhenAll(scenario.WarmUpAsync(context, cancellationToken), WaitForScrapesAsync(context, fleet.ScrapeTargets().Count, cancellationToken));
+            await Task.WhenAll(scenario.WarmUpAsync(context, cancellationToken), session.WaitForScrapesAsync(cancellationToken));
             var runStart = time.GetUtcNow();
             var runs = new List<(string Phase, PhaseRun Run, double Offset)>();
             foreach (var phase in Phases.All)
@@ -62,7 +52,7 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
                 runs.Add((phase, run, offset));
             }
 
-            var series = await ChartSeriesAsync(scenario, context, runStart, cancellationToken);
+            var series = await ChartSeriesAsync(scenario, session, runStart, cancellationToken);
             foreach (var (phase, run, start) in runs)
             {
                 timeline.AddRange(PhaseSummary.ToTimeline(run, phase, start, series));
@@ -116,31 +106,14 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
         }
     }
 
-    /// <summary>Prometheus picks up new targets in batches of about 5 s; signals need every target scraped first.</summary>
-    private async Task WaitForScrapesAsync(ScenarioContext context, int services, CancellationToken cancellationToken)
-    {
-        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(30);
-        while (await context.Prometheus.QueryScalarAsync("count(up == 1)", null, cancellationToken) is not { } up || up < services)
-        {
-            if (time.GetUtcNow() > deadline)
-            {
-                throw new TimeoutException($"Prometheus did not scrape all {services} services within 30 s; see its log in the run folder.");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(500), time, cancellationToken);
-        }
-    }
-
     /// <summary>The key signal and the scenario's other chart signals over the whole run, one value per second since the baseline began.</summary>
-    private async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>>> ChartSeriesAsync(
-        Scenario scenario, ScenarioContext context, DateTimeOffset runStart, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>>> ChartSeriesAsync(
+        Scenario scenario, LabSession session, DateTimeOffset runStart, CancellationToken cancellationToken)
     {
         var series = new Dictionary<string, IReadOnlyDictionary<double, double>>();
         foreach (var signal in new[] { scenario.KeySignal }.OfType<SignalQuery>().Concat(scenario.ChartSignals))
         {
-            var points = await context.Prometheus.QueryRangeAsync(signal.PromQl, runStart, time.GetUtcNow(), TimeSpan.FromSeconds(1), cancellationToken);
-            series[signal.Name] = points.GroupBy(point => Math.Floor((point.At - runStart).TotalSeconds))
-                .ToDictionary(group => group.Key, group => Math.Round(group.Last().Value, 3));
+            series[signal.Name] = await session.SeriesAsync(signal, runStart, cancellationToken);
         }
 
         return series;

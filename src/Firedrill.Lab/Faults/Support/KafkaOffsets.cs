@@ -16,6 +16,24 @@ internal sealed class KafkaOffsets(string bootstrap, string group, string topic)
     }).SetLogHandler((_, _) => { }).Build();
 
     private readonly Lock _gate = new();
+
+    /// <summary>
+    /// A reader of <paramref name="group"/>'s offsets once the group consumes and commits on every
+    /// partition of <paramref name="topic"/> (within 30 s of the payments starting, or it throws).
+    /// </summary>
+    public static async Task<KafkaOffsets> WhenConsumingAsync(string bootstrap, string group, string topic, CancellationToken cancellationToken)
+    {
+        var offsets = await Task.Run(() => new KafkaOffsets(bootstrap, group, topic), cancellationToken);
+        var consuming = await Waiting.UntilAsync(_ => Task.FromResult(offsets.Committed().Values.All(offset => offset > 0)),
+            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250), cancellationToken);
+        if (!consuming)
+        {
+            offsets.Dispose();
+            throw new InvalidOperationException($"the {group} group did not commit on every partition within 30 s of the payments starting");
+        }
+
+        return offsets;
+    }
     private List<TopicPartition>? _partitions;
 
     private List<TopicPartition> Partitions()
@@ -56,6 +74,10 @@ internal sealed class KafkaOffsets(string bootstrap, string group, string topic)
         var committed = Committed();
         return high.Sum(pair => Math.Max(0, pair.Value - committed.GetValueOrDefault(pair.Key)));
     }
+
+    /// <summary>Waits (30 s at the most) until the group has committed up to the end of the topic, so an audit reads what it applied.</summary>
+    public Task<bool> CaughtUpAsync(CancellationToken cancellationToken) =>
+        Waiting.UntilAsync(_ => Task.FromResult(Lag() == 0), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250), cancellationToken);
 
     public void Dispose() => _consumer.Dispose();
 }

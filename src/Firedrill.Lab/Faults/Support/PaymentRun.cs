@@ -1,3 +1,4 @@
+using Firedrill.Lab.Fleet;
 using Firedrill.Lab.Load;
 using Firedrill.Lab.Scenarios;
 
@@ -16,12 +17,30 @@ internal sealed class PaymentRun : IAsyncDisposable
     private readonly HttpClient _client;
     private Task<IReadOnlyList<PaymentRecord>> _payments = null!;
 
-    private PaymentRun(FaultClock clock, HttpClient client) => (Clock, _client) = (clock, client);
+    private readonly string _database;
+
+    private PaymentRun(FaultClock clock, HttpClient client, string database) => (Clock, _client, _database) = (clock, client, database);
 
     public FaultClock Clock { get; }
 
     /// <summary>The orders placed for the payers, so a fault can size its stages by them.</summary>
     public int Orders { get; private init; }
+
+    /// <summary>
+    /// The fleet of a fault with payers: its replicas and shop settings, with a short idempotency
+    /// lease. A key claimed by a replica that died stays "in progress" for one lease; the suite keeps
+    /// it short so the payers' retries settle within the run (the default is 30 s).
+    /// </summary>
+    public static FleetOptions Fleet(FleetOptions defaults, int replicas, IReadOnlyDictionary<string, string>? shopSettings = null)
+    {
+        var settings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05" };
+        foreach (var (name, value) in shopSettings ?? new Dictionary<string, string>())
+        {
+            settings[name] = value;
+        }
+
+        return defaults with { Replicas = replicas, ShopSettings = settings };
+    }
 
     /// <param name="expected">How long the fault's script should take; orders are placed for it, with room to spare.</param>
     /// <param name="front">Where the clients send (default: the gateway).</param>
@@ -30,7 +49,7 @@ internal sealed class PaymentRun : IAsyncDisposable
     {
         var orders = await OrderBook.PlaceAsync(context.Fleet.Shops[0], (int)Math.Ceiling(paymentsPerSecond * expected.TotalSeconds * 1.5) + 10, cancellationToken);
         var client = LoadHttpClient.Create(front ?? context.Fleet.Gateway.Address);
-        var run = new PaymentRun(new FaultClock(context.Time, PaymentClient.Endpoint, Loads.Catalog), client) { Orders = orders.Count };
+        var run = new PaymentRun(new FaultClock(context.Time, PaymentClient.Endpoint, Loads.Catalog), client, context.Fleet.DatabaseConnection) { Orders = orders.Count };
         var limit = expected * 3;
         var payer = new PaymentClient(client, run.Clock, attemptTimeout ?? TimeSpan.FromSeconds(2));
         run._payments = Loads.PayAsync(payer, orders, paymentsPerSecond, limit, run._stop.Token, cancellationToken);
@@ -46,6 +65,29 @@ internal sealed class PaymentRun : IAsyncDisposable
     /// <summary>Samples a series of the lab's own until the load stops.</summary>
     public void SampleEvery(string name, TimeSpan period, Func<CancellationToken, Task<double>> read) =>
         _background.Add(Clock.SampleEveryAsync(name, period, read, _stop.Token));
+
+    /// <summary>Samples the payments PostgreSQL commits per second, as the payers see them land.</summary>
+    public void SampleCommittedPerSecond() =>
+        SampleEvery("payments committed per second", TimeSpan.FromSeconds(1),
+            Probes.PerSecond(token => Probes.ScalarAsync(_database, "SELECT count(*) FROM payments", token)));
+
+    /// <summary>Enters the stage "settling" and waits until the clients have stopped failing for 2 s (15 s at the most).</summary>
+    public Task SettleAsync(CancellationToken cancellationToken) => SettleAsync("settling", TimeSpan.FromSeconds(15), cancellationToken);
+
+    /// <summary>Enters <paramref name="stage"/> and waits until the clients have stopped failing for 2 s (<paramref name="limit"/> at the most).</summary>
+    public async Task SettleAsync(string stage, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        Clock.Enter(stage);
+        await Clock.SettleAsync(TimeSpan.FromSeconds(2), limit, cancellationToken);
+    }
+
+    /// <summary>The stage after the fault: enters it, keeps the load on for <paramref name="after"/>, then stops it and returns every payer's record.</summary>
+    public async Task<IReadOnlyList<PaymentRecord>> FinishAsync(TimeSpan after, CancellationToken cancellationToken)
+    {
+        Clock.Enter(FaultClock.After);
+        await Task.Delay(after, cancellationToken);
+        return await StopAsync();
+    }
 
     /// <summary>Ends the load (payers in the middle of a payment finish it) and returns every payer's record.</summary>
     public async Task<IReadOnlyList<PaymentRecord>> StopAsync()

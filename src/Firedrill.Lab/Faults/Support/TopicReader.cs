@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Firedrill.Lab.Scenarios;
 
 namespace Firedrill.Lab.Faults.Support;
 
@@ -17,6 +18,15 @@ internal static class TopicReader
     /// <summary>The command as a user would type it (the address is the fleet's mock cluster).</summary>
     public static string Command(string bootstrap, string topic) =>
         $"kcat -b {bootstrap} -C -t {topic} -o beginning -e -q -f '%p\\t%o\\t%s\\n'";
+
+    /// <summary>Reads the fleet's topic for an audit, keeping the command and the count of events it printed as evidence.</summary>
+    public static async Task<IReadOnlyList<TopicEvent>> CaptureAsync(ScenarioContext context, string topic, CancellationToken cancellationToken)
+    {
+        var bootstrap = context.Fleet.KafkaBootstrapServers;
+        var events = await ReadAsync(bootstrap, topic, cancellationToken);
+        context.Evidence.Add($"The {topic} topic, read by kcat", "audit", Command(bootstrap, topic) + " | wc -l", events.Count.ToString(CultureInfo.InvariantCulture));
+        return events;
+    }
 
     public static async Task<IReadOnlyList<TopicEvent>> ReadAsync(string bootstrap, string topic, CancellationToken cancellationToken)
     {
