@@ -33,6 +33,13 @@ public static class Verdict
     public static CheckResult EqualTo(string name, string phase, double value, double expected) =>
         new(name, phase, $"= {Format(expected)}", Round(value), Math.Abs(value - expected) < 1e-9);
 
+    /// <summary>
+    /// The most a fixed phase's latency may be: twice the baseline's, and never under a floor, so
+    /// a baseline of a few milliseconds does not fail the fix over a GC pause or a busy neighbour
+    /// (the floor stays far under the seconds a broken phase shows).
+    /// </summary>
+    public static double WithinTwiceBaselineMs(double baselineMs, double floorMs = 100) => Math.Round(Math.Max(2 * baselineMs, floorMs), 1);
+
     private static double Round(double value) => Math.Round(value, 3);
 
     private static string Format(double value) => Math.Round(value, 3).ToString(System.Globalization.CultureInfo.InvariantCulture);

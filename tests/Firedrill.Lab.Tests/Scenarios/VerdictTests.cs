@@ -45,4 +45,11 @@ public sealed class VerdictTests
         Assert.True(Verdict.EqualTo("duplicates", Phases.Fixed, 0, 0).Pass);
         Assert.False(Verdict.EqualTo("duplicates", Phases.Fixed, 1, 0).Pass);
     }
+
+    [Theory]
+    [InlineData(3, 100)]
+    [InlineData(50, 100)]
+    [InlineData(80, 160)]
+    public void WithinTwiceBaselineMs_IsTwiceTheBaselineAboveTheFloor(double baselineMs, double bound) =>
+        Assert.Equal(bound, Verdict.WithinTwiceBaselineMs(baselineMs));
 }

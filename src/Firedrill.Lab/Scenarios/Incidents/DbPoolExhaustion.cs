@@ -67,18 +67,18 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
             ? "At peak, orders fail with 503 \"Database busy\" after waiting two seconds, while PostgreSQL is nearly idle and its CPU low."
             : "Minutes after inventory starts failing now and then, every endpoint that touches the database answers 503 \"Database busy\", and stays that way.",
         [
-            new("Pool usage", """max(max_over_time(db_client_connection_count{service=~"shop-.*", db_client_connection_state="used"}[10s]) / ignoring(db_client_connection_state) db_client_connection_max{service=~"shop-.*"})""",
-                "1 means a replica's every pooled connection was checked out in the last 10 s."),
-            new("Requests waiting for a connection", """sum(max_over_time(db_client_connection_npgsql_pending_requests{service=~"shop-.*"}[10s])) or vector(0)""",
-                "A queue in front of the pool: requests waiting for someone to give a connection back (the most in the last 10 s)."),
-            new("Connection acquisitions that timed out", """sum(rate(firedrill_db_connection_wait_time_seconds_count{outcome="timeout"}[10s])) or vector(0)""",
+            new("Pool usage", """max(max_over_time(db_client_connection_count{service=~"shop-.*", db_client_connection_state="used"}[5s]) / ignoring(db_client_connection_state) db_client_connection_max{service=~"shop-.*"})""",
+                "1 means a replica's every pooled connection was checked out in the last 5 s."),
+            new("Requests waiting for a connection", """sum(max_over_time(db_client_connection_npgsql_pending_requests{service=~"shop-.*"}[5s])) or vector(0)""",
+                "A queue in front of the pool: requests waiting for someone to give a connection back (the most in the last 5 s)."),
+            new("Connection acquisitions that timed out", """sum(rate(firedrill_db_connection_wait_time_seconds_count{outcome="timeout"}[5s])) or vector(0)""",
                 "Requests per second that gave up after Db:AcquireTimeoutSeconds (the 503s)."),
             Held
-                ? new("Sessions idle in transaction", """sum(max_over_time(pg_run_activity_count{state="idle in transaction"}[10s]))""",
+                ? new("Sessions idle in transaction", """sum(max_over_time(pg_run_activity_count{state="idle in transaction"}[5s]))""",
                     "Connections inside a transaction doing nothing on the database: the application holds them while it waits on something else.")
-                : new("Idle sessions of the shop", """sum(max_over_time(pg_run_activity_count{state="idle"}[10s]))""",
+                : new("Idle sessions of the shop", """sum(max_over_time(pg_run_activity_count{state="idle"}[5s]))""",
                     "Sessions that stay idle and never go back to work: nothing returns them to the pool (the last query in pg_stat_activity shows where they were opened)."),
-            new("Database CPU work", """sum(rate(pg_run_statements_total_exec_seconds[10s]))""",
+            new("Database CPU work", """sum(rate(pg_run_statements_total_exec_seconds[5s]))""",
                 "Seconds of statement execution per second: low, so the database is not the bottleneck — the pool is."),
         ],
         Held
@@ -185,8 +185,22 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
             ["acquire_timeouts"] = Math.Round(await context.Prometheus.QueryScalarAsync(
                 $$"""sum(increase(firedrill_db_connection_wait_time_seconds_count{outcome="timeout"}[{{window}}s])) or vector(0)""", null, cancellationToken) ?? 0),
             [Held ? "idle_in_transaction_max" : "sessions_max"] = await MaxOverPhase(ChartSignals[1].PromQl),
+            ["connection_wait_p99_ms"] = await ConnectionWaitP99MsAsync(context, window, cancellationToken),
         };
+        if (Held)
+        {
+            signals["p99_beyond_inventory_ms"] = Math.Round(Math.Max(0, load.Total.P99Ms - Chosen.InventoryLatencyMs), 1);
+        }
+
         return new PhaseRun(load, signals);
+    }
+
+    /// <summary>How long the phase's requests waited for a pooled connection, p99 over the phase (timeouts included), from the shop's own histogram.</summary>
+    private static async Task<double> ConnectionWaitP99MsAsync(ScenarioContext context, int window, CancellationToken cancellationToken)
+    {
+        var seconds = await context.Prometheus.QueryScalarAsync(
+            $$"""histogram_quantile(0.99, sum by (le) (increase(firedrill_db_connection_wait_time_seconds_bucket{service=~"shop-.*"}[{{window}}s])))""", null, cancellationToken);
+        return seconds is { } value && double.IsFinite(value) ? Math.Round(1000 * value, 1) : 0;
     }
 
     private const string PoolUsage =
@@ -216,8 +230,16 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
         var baseline = phases[Phases.Baseline].Signals;
         var broken = phases[Phases.Broken].Signals;
         var fix = phases[Phases.Fixed].Signals;
-        // A floor under "2× baseline": a 5 ms baseline must not fail the fix over a GC pause.
-        var p99Bound = Math.Round(Math.Max(2 * baseline["p99_ms"], 50), 1);
+        // "Fixed: p99 within 2× baseline", each with the shared bound (twice the baseline's, at least
+        // 100 ms). In held-across-call both phases' requests wait on inventory's fixed 800 ms, so
+        // their p99 is that call plus the machine's jitter (20–110 ms beyond it in five runs on the
+        // shared machine): "within 2×" checked with a 2× margin would ask fixed ≤ baseline, a coin
+        // toss. What the fix removes is the wait for a connection (p99 ≈ 2 s while broken, timeouts
+        // included), so that is the p99 compared; the requests' p99 beyond inventory is reported.
+        // leak-on-error has no such constant: its requests' p99 is compared as it is.
+        var (name, value, bound) = Held
+            ? ("connection wait p99 (ms), within 2× baseline", fix["connection_wait_p99_ms"], Verdict.WithinTwiceBaselineMs(baseline["connection_wait_p99_ms"]))
+            : ("p99 (ms), within 2× baseline", fix["p99_ms"], Verdict.WithinTwiceBaselineMs(baseline["p99_ms"]));
         return
         [
             Verdict.EqualTo("errors at the normal load", Phases.Baseline, baseline["errors"], 0),
@@ -225,7 +247,7 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
             Verdict.EqualTo("pool usage at its maximum (used ÷ size)", Phases.Broken, broken["pool_usage_max"], 1),
             Verdict.Above("connection acquisitions timed out", Phases.Broken, broken["acquire_timeouts"], 0),
             Verdict.EqualTo("errors", Phases.Fixed, fix["errors"], 0),
-            Verdict.AtMost("p99 (ms), within 2× baseline", Phases.Fixed, fix["p99_ms"], p99Bound),
+            Verdict.AtMost(name, Phases.Fixed, value, bound),
         ];
     }
 

@@ -67,13 +67,13 @@ internal sealed class Random500s : Scenario<Random500s.Cause>
     public override Runbook Runbook => new(
         "A small share of requests fail with 500 \"An unexpected error occurred\", seemingly at random, while dashboards show every service up and the database, pool and CPU healthy.",
         [
-            new("500s by route", """topk(1, sum by (http_route) (rate(http_server_request_duration_seconds_count{service=~"shop-.*", http_response_status_code="500"}[10s]))) or on() vector(0)""",
+            new("500s by route", """topk(1, sum by (http_route) (rate(http_server_request_duration_seconds_count{service=~"shop-.*", http_response_status_code="500"}[5s]))) or on() vector(0)""",
                 "Which endpoint fails (the series' http_route label): one code path, not the platform."),
-            new("500s by exception type", """topk(1, sum by (error_type) (rate(http_server_request_duration_seconds_count{service=~"shop-.*", http_response_status_code="500"}[10s]))) or on() vector(0)""",
+            new("500s by exception type", """topk(1, sum by (error_type) (rate(http_server_request_duration_seconds_count{service=~"shop-.*", http_response_status_code="500"}[5s]))) or on() vector(0)""",
                 $"ASP.NET Core's request duration carries error_type: here {Chosen.ExceptionType}."),
             new("Pool usage", """max(db_client_connection_count{service=~"shop-.*", db_client_connection_state="used"} / ignoring(db_client_connection_state) db_client_connection_max{service=~"shop-.*"})""",
                 "Low: the database and the pool are not the problem."),
-            new("Shop CPU (cores)", """sum(rate(dotnet_process_cpu_time_seconds_total{service=~"shop-.*"}[10s]))""",
+            new("Shop CPU (cores)", """sum(rate(dotnet_process_cpu_time_seconds_total{service=~"shop-.*"}[5s]))""",
                 "Well under the machine's cores: nothing is saturated."),
             new("Targets up", """count(up == 1)""", "Every service and the database's exporter answer their scrapes."),
         ],

@@ -108,7 +108,7 @@ internal sealed partial class SlowInProduction
         await evidence;
 
         var window = Math.Max(2, (int)Math.Ceiling((context.Time.GetUtcNow() - started).TotalSeconds));
-        string Over(string promql) => promql.Replace("[10s]", $"[{window}s]", StringComparison.Ordinal);
+        string Over(string promql) => promql.Replace("[5s]", $"[{window}s]", StringComparison.Ordinal);
         async Task<double> Query(string promql) => Math.Round(await context.Prometheus.QueryScalarAsync(promql, null, cancellationToken) ?? 0, 3);
         var signals = new Dictionary<string, double>
         {

@@ -63,15 +63,15 @@ internal sealed partial class SlowInProduction : Scenario<SlowInProduction.Cause
     public override Runbook Runbook => new(
         "The order history answers in milliseconds on every laptop and in the staging checks, and takes seconds in production under real traffic.",
         [
-            new("History p95 in production (s)", $$"""histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{service=~"shop-.*", http_route="{{History}}"}[10s])))""",
+            new("History p95 in production (s)", $$"""histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{service=~"shop-.*", http_route="{{History}}"}[5s])))""",
                 "The endpoint users wait on, measured by the replicas themselves."),
-            new("Share of server time spent in the database", $$"""sum(rate(db_client_operation_duration_seconds_sum{service=~"shop-.*"}[10s])) / sum(rate(http_server_request_duration_seconds_sum{service=~"shop-.*", http_route="{{History}}"}[10s]))""",
+            new("Share of server time spent in the database", $$"""sum(rate(db_client_operation_duration_seconds_sum{service=~"shop-.*"}[5s])) / sum(rate(http_server_request_duration_seconds_sum{service=~"shop-.*", http_route="{{History}}"}[5s]))""",
                 "Database time (commands and their round trips) per second of history time, both replicas: about 1 means the requests' time is the database's; far below 1, they wait for something else first."),
-            new("Database commands per request", $$"""sum(rate(db_client_operation_duration_seconds_count{service=~"shop-.*"}[10s])) / sum(rate(http_server_request_duration_seconds_count{service=~"shop-.*", http_route="{{History}}"}[10s]))""",
+            new("Database commands per request", $$"""sum(rate(db_client_operation_duration_seconds_count{service=~"shop-.*"}[5s])) / sum(rate(http_server_request_duration_seconds_count{service=~"shop-.*", http_route="{{History}}"}[5s]))""",
                 "About 1 for a set-based query; about 51 when each of a page's 50 orders fetches its lines alone, each paying the network's round trip."),
-            new("Rows of orders read per second", """sum(rate(pg_stat_user_tables_idx_tup_fetch{relname="orders"}[10s])) + sum(rate(pg_stat_user_tables_seq_tup_read{relname="orders"}[10s]))""",
+            new("Rows of orders read per second", """sum(rate(pg_stat_user_tables_idx_tup_fetch{relname="orders"}[5s])) + sum(rate(pg_stat_user_tables_seq_tup_read{relname="orders"}[5s]))""",
                 "Hundreds of thousands per second to return fifty per request: a scan that filters away most of the table."),
-            new("Pool wait p95 (s)", """histogram_quantile(0.95, sum by (le) (rate(firedrill_db_connection_wait_time_seconds_bucket{service=~"shop-.*"}[10s])))""",
+            new("Pool wait p95 (s)", """histogram_quantile(0.95, sum by (le) (rate(firedrill_db_connection_wait_time_seconds_bucket{service=~"shop-.*"}[5s])))""",
                 "How long requests wait for a pooled connection before their query even starts."),
         ],
         Chosen.Name switch
