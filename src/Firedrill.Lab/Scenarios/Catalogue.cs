@@ -30,6 +30,9 @@ public static class Catalogue
     {
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
+        ["gateway-only-failures"] = () => new GatewayOnlyFailures(),
+        ["uncorrelated-logs"] = () => new UncorrelatedLogs(),
+        ["breaker-cascade"] = () => new BreakerCascade(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Firedrill.ServiceDefaults.Telemetry;
 using Firedrill.Shop.Features.Inventory;
 using Firedrill.Shop.Observability;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ internal sealed partial class LedgerConsumer(
     IOptionsMonitor<KafkaOptions> options,
     IMeterFactory meters,
     TimeProvider time,
+    TraceContextMetrics traceContext,
     ILogger<LedgerConsumer> logger) : BackgroundService
 {
     public static readonly ActivitySource Source = new("Firedrill.Shop.Messaging");
@@ -203,7 +205,9 @@ internal sealed partial class LedgerConsumer(
         {
             // A span in the producer's trace, so that this line carries the payment request's
             // TraceId: `firedrill trace` follows a payment from the request to the ledger by it.
-            using var activity = parent == default ? null : Source.StartActivity("ledger applied", ActivityKind.Consumer, parent);
+            // A message without trace context starts a trace of its own, which no request leads to.
+            using var activity = Source.StartActivity("ledger applied", ActivityKind.Consumer, parent);
+            traceContext.Message(remoteParent: parent != default);
             // Remove: a second copy of an event in the same batch was not its first delivery.
             LogApplied(message.EventId, fresh.Remove(message.EventId));
         }
