@@ -36,6 +36,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddFiredrillProblemDetails();
         builder.Services.AddHealthChecks();
+        builder.Services.AddRuntimeOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
         builder.Services.AddHostedService<ParentWatchdog>();
         return builder;
     }

@@ -31,6 +31,8 @@ builder.AddReports();
 builder.Services.AddSingleton<ShopMetrics>();
 builder.AddSharedRequestLimit();
 builder.Services.AddOpenApi();
+// Registered last, so it runs last: whatever no other handler took is a logged 500 problem.
+builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
 
 var app = builder.Build();
 

@@ -35,6 +35,7 @@ public static class GatewayHealthExtensions
     public static IServiceCollection AddGatewayHealth(this IServiceCollection services)
     {
         services.AddHealthChecks().AddCheck<DestinationsHealthCheck>(DestinationsHealthCheck.Name, tags: [HealthEndpoints.ReadyTag]);
+        services.AddSingleton<DestinationsMetrics>();
         return services;
     }
 }

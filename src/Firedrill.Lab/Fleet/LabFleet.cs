@@ -22,11 +22,17 @@ public sealed record FleetOptions
 
     public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>A database to copy instead of starting empty (e.g. <see cref="OrdersTemplate"/>'s million orders).</summary>
+    public string? DatabaseTemplate { get; init; }
+
     /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
     public PortPlan? Ports { get; init; }
 
     /// <summary>Every service appends its finished spans to logs/NAME.spans.jsonl, which <c>firedrill trace ID --tree</c> draws.</summary>
     public bool RecordSpans { get; init; }
+
+    /// <summary>Each replica gets its own PostgreSQL role and Redis user (<see cref="Fleet.ReplicaIdentities"/>), so one can be cut off.</summary>
+    public bool ReplicaIdentities { get; init; }
 }
 
 /// <summary>
@@ -38,6 +44,7 @@ public sealed class LabFleet : IAsyncDisposable
 {
     private readonly FleetOptions _options;
     private readonly List<ServiceProcess> _shops = [];
+    private readonly Dictionary<string, IReadOnlyDictionary<string, string>> _shopSettings = [];
     private readonly KafkaHost? _kafka;
     private readonly HashSet<int> _claimedPorts = [];
     private readonly IProgress<string>? _notes;
@@ -59,6 +66,9 @@ public sealed class LabFleet : IAsyncDisposable
 
     public string Logs { get; }
 
+    /// <summary>The Redis the replicas use: the fleet's own when its replicas have identities, else the engines'.</summary>
+    public string Redis => Identities?.Redis.Address ?? _options.Redis;
+
     public ServiceProcess Inventory { get; private set; } = null!;
 
     /// <summary>postgres_exporter against the run's database, scraped with the services.</summary>
@@ -67,6 +77,12 @@ public sealed class LabFleet : IAsyncDisposable
     public ServiceProcess Gateway { get; private set; } = null!;
 
     public IReadOnlyList<ServiceProcess> Shops => _shops;
+
+    /// <summary>Each replica's own database role and Redis user, when the fleet was started with them.</summary>
+    public ReplicaIdentities? Identities { get; private set; }
+
+    /// <summary>Restarts replicas whose liveness fails, as a kubelet would, once <see cref="StartSupervisor"/> ran.</summary>
+    public ReplicaSupervisor? Supervisor { get; private set; }
 
     public IEnumerable<ServiceProcess> All => [Inventory, .. _shops, Gateway];
 
@@ -84,8 +100,16 @@ public sealed class LabFleet : IAsyncDisposable
         await using (var admin = new NpgsqlConnection(options.PostgresAdmin))
         {
             await admin.OpenAsync(cancellationToken);
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync(cancellationToken);
+            if (options.DatabaseTemplate is { } template)
+            {
+                progress?.Report($"database {database}: a copy of {template}");
+                await OrdersTemplate.CloneAsync(admin, template, database, cancellationToken);
+            }
+            else
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;
@@ -93,6 +117,11 @@ public sealed class LabFleet : IAsyncDisposable
             kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
         try
         {
+            if (options.ReplicaIdentities)
+            {
+                fleet.Identities = await ReplicaIdentities.CreateAsync(options.PostgresAdmin, database, fleet.Logs, cancellationToken);
+            }
+
             progress?.Report("inventory, postgres_exporter");
             var exporter = PostgresExporter.StartAsync(fleet.DatabaseConnection, options.RunFolder, cancellationToken, fleet.ClaimPort(options.Ports?.PostgresExporter, PostgresExporter.ServiceName));
             fleet.Inventory = fleet.Launch("inventory", "Firedrill.Inventory", options.InventorySettings, options.Ports?.Inventory);
@@ -145,10 +174,18 @@ public sealed class LabFleet : IAsyncDisposable
             ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
             ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
         };
+        if (Identities is not null)
+        {
+            var identity = await Identities.ForAsync(name, cancellationToken);
+            settings["ConnectionStrings:Postgres"] = ReplicaIdentities.PostgresConnection(identity, DatabaseConnection);
+            settings["ConnectionStrings:Redis"] = Identities.RedisConnection(identity);
+        }
+
         var shop = Launch(name, "Firedrill.Shop", settings, _options.Ports?.FirstReplica + number - 1);
         lock (_shops)
         {
             _shops.Add(shop);
+            _shopSettings[name] = settings;
         }
 
         await shop.WaitReadyAsync(cancellationToken);
@@ -188,7 +225,7 @@ public sealed class LabFleet : IAsyncDisposable
     /// database's exporter (job <c>postgres</c>, service <c>postgres-exporter</c>).
     /// </summary>
     public IReadOnlyList<Prometheus.ScrapeTarget> ScrapeTargets() =>
-        All.Select(service => new Prometheus.ScrapeTarget(
+        All.Where(service => service.IsListening).Select(service => new Prometheus.ScrapeTarget(
                 service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
                 service.Address.Authority,
                 new Dictionary<string, string> { ["service"] = service.Name }))
@@ -196,11 +233,54 @@ public sealed class LabFleet : IAsyncDisposable
                 new Dictionary<string, string> { ["service"] = PostgresExporter.ServiceName }))
             .ToList();
 
+    /// <summary>
+    /// Kills a replica and starts it again with the same settings on the same address, as an
+    /// orchestrator restarts a container: it does not wait for the new process to be ready.
+    /// </summary>
+    public async Task<ServiceProcess> RestartReplicaAsync(string name)
+    {
+        ServiceProcess old;
+        IReadOnlyDictionary<string, string> settings;
+        lock (_shops)
+        {
+            old = _shops.Single(s => s.Name == name);
+            settings = _shopSettings[name];
+        }
+
+        await old.DisposeAsync();
+        var restarted = ServiceProcess.Start(name, old.Project, Logs, Token, settings, old.Address.Port);
+        lock (_shops)
+        {
+            _shops[_shops.IndexOf(old)] = restarted;
+        }
+
+        return restarted;
+    }
+
+    /// <summary>Starts the liveness supervisor (one per fleet); it stops before the fleet does.</summary>
+    public ReplicaSupervisor StartSupervisor(SupervisorOptions options)
+    {
+        if (Supervisor is not null)
+        {
+            throw new InvalidOperationException("The fleet's supervisor is already running.");
+        }
+
+        return Supervisor = ReplicaSupervisor.Start(this, options);
+    }
+
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
 
-    public Task ConfigureShopsAsync(string json, CancellationToken cancellationToken) =>
-        Task.WhenAll(_shops.Where(shop => !shop.HasExited).Select(shop => shop.ConfigureAsync(json, cancellationToken)));
+    public Task ConfigureShopsAsync(string json, CancellationToken cancellationToken)
+    {
+        List<ServiceProcess> shops;
+        lock (_shops)
+        {
+            shops = [.. _shops];
+        }
+
+        return Task.WhenAll(shops.Where(shop => !shop.HasExited).Select(shop => shop.ConfigureAsync(json, cancellationToken)));
+    }
 
     private async Task UpdateGatewayAsync(CancellationToken cancellationToken, string? removed = null)
     {
@@ -234,6 +314,11 @@ public sealed class LabFleet : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Supervisor is not null)
+        {
+            await Supervisor.DisposeAsync();
+        }
+
         var processes = new List<ServiceProcess>(_shops);
         if (Gateway is not null)
         {
@@ -260,6 +345,11 @@ public sealed class LabFleet : IAsyncDisposable
         if (Environment.GetEnvironmentVariable("FIREDRILL_KEEP_DATABASES") != "1")
         {
             await DropDatabaseAsync();
+        }
+
+        if (Identities is not null)
+        {
+            await Identities.DisposeAsync();
         }
     }
 

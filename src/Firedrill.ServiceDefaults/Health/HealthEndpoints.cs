@@ -2,7 +2,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace Firedrill.ServiceDefaults.Health;
 
@@ -18,8 +20,12 @@ public static class HealthEndpoints
     /// </summary>
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false })
-            .ExcludeFromDescription();
+        var options = app.ServiceProvider.GetRequiredService<IOptionsMonitor<HealthOptions>>();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions
+        {
+            Predicate = check => options.CurrentValue.LivenessChecksDependencies && DeepLiveness(check),
+            ResponseWriter = HealthResponseWriter.WriteAsync,
+        }).ExcludeFromDescription();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
@@ -27,4 +33,11 @@ public static class HealthEndpoints
         }).ExcludeFromDescription();
         return app;
     }
+
+    /// <summary>
+    /// Reproduces the shallow-health-checks incident (variant deep-liveness, with
+    /// <see cref="HealthOptions.LivenessChecksDependencies"/>): liveness runs the dependency checks, so
+    /// a database blip fails every replica's liveness at once and the orchestrator restarts them all.
+    /// </summary>
+    private static bool DeepLiveness(HealthCheckRegistration check) => check.Tags.Contains(ReadyTag);
 }

@@ -10,6 +10,8 @@ internal sealed class ShopMetrics
     private readonly Counter<long> _cacheRequests;
     private readonly Counter<long> _idempotency;
     private readonly Counter<long> _inventoryFallbacks;
+    private readonly Counter<long> _cacheInvalidations;
+    private readonly Counter<long> _priceChanges;
     private readonly Counter<long> _paymentsWritten;
     private readonly Histogram<double> _connectionWait;
 
@@ -19,6 +21,9 @@ internal sealed class ShopMetrics
         _cacheRequests = meter.CreateCounter<long>("firedrill.cache.requests", "{request}", "Product cache look-ups by result (hit or miss).");
         _inventoryFallbacks = meter.CreateCounter<long>("firedrill.inventory.fallbacks", "{answer}", "Availability answers degraded to \"unknown\" because inventory failed, by failure.");
         _idempotency = meter.CreateCounter<long>("firedrill.payments.idempotency", "{request}", "Payment requests by idempotency outcome.");
+        _cacheInvalidations = meter.CreateCounter<long>("firedrill.cache.invalidations", "{key}",
+            "Product keys invalidated across replicas: published by this replica after a write, or received from another and evicted from its memory.");
+        _priceChanges = meter.CreateCounter<long>("firedrill.catalog.price_changes", "{product}", "Products repriced, by write path (single update or bulk import).");
         _paymentsWritten = meter.CreateCounter<long>("firedrill.payments.written", "{payment}",
             "Payments committed, by charge: first for its order, or duplicate (the order was already paid when it was written).");
         // Npgsql 10 reports pool usage and pending requests but not how long a request waited for
@@ -33,6 +38,15 @@ internal sealed class ShopMetrics
 
     public void CacheLookup(bool hit) =>
         _cacheRequests.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));
+
+    public void CacheInvalidationsPublished(int keys) =>
+        _cacheInvalidations.Add(keys, new KeyValuePair<string, object?>("direction", "published"));
+
+    public void CacheInvalidationsReceived(int keys) =>
+        _cacheInvalidations.Add(keys, new KeyValuePair<string, object?>("direction", "received"));
+
+    public void PriceChanges(int products, string path) =>
+        _priceChanges.Add(products, new KeyValuePair<string, object?>("path", path));
 
     public void InventoryFallback(string failure) =>
         _inventoryFallbacks.Add(1, new KeyValuePair<string, object?>("failure", failure));

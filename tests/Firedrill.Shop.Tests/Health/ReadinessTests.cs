@@ -10,6 +10,7 @@ public sealed class ReadinessTests : IAsyncLifetime
     private TestDatabase _database = null!;
     private TcpProxy _proxy = null!;
     private ShopInstance _shop = null!;
+    private string _proxiedConnection = null!;
 
     public async Task InitializeAsync()
     {
@@ -18,6 +19,7 @@ public sealed class ReadinessTests : IAsyncLifetime
         // The shop reaches PostgreSQL only through this proxy, so the test can partition them.
         _proxy = new TcpProxy(direct.Host!, direct.Port);
         var proxied = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { Host = "127.0.0.1", Port = _proxy.Port, Timeout = 2 };
+        _proxiedConnection = proxied.ConnectionString;
         _shop = new ShopInstance(proxied.ConnectionString);
     }
 
@@ -53,6 +55,22 @@ public sealed class ReadinessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         // Bounded by the check's own timeout (2 s), not by a TCP or pool wait; generous for a busy machine.
         Assert.True(elapsed < TimeSpan.FromSeconds(10), $"readiness took {elapsed}");
+    }
+
+    [Fact]
+    public async Task Live_DeepLivenessAndDatabaseUnreachable_IsUnhealthy()
+    {
+        // The deep-liveness defect of the shallow-health-checks incident: liveness runs the dependency checks.
+        await using var deep = new ShopInstance(_proxiedConnection, new Dictionary<string, string?> { ["Health:LivenessChecksDependencies"] = "true" });
+        using var client = deep.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+
+        _proxy.Cut();
+        var live = await client.GetAsync("/health/live");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, live.StatusCode);
+        var report = JsonDocument.Parse(await live.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("Unhealthy", report.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
     }
 
     public async Task DisposeAsync()

@@ -44,7 +44,7 @@ internal sealed partial class UncorrelatedLogs
             """{"Kafka:PropagateTraceContext": true}""",
             Parts.Consumer,
             "A payment can be followed through the gateway, the shop and inventory by its trace id, but its ledger entry cannot: the consumer's lines for it carry another trace id, found only by searching for the order.",
-            "The outbox stores no trace context with the message (Kafka:PropagateTraceContext = false; src/Firedrill.Shop/Features/Messaging/Outbox.cs, AddPaymentAcceptedAsync), so the relay publishes it without a traceparent header and the consumer (LedgerConsumer.ApplyAsync) has no parent to continue: it starts a new trace for every message.",
+            "The outbox stores no trace context with the message (Kafka:PropagateTraceContext = false; src/Firedrill.Shop/Features/Messaging/Outbox.cs, AddPaymentAcceptedAsync), so the relay publishes it without a traceparent header and the consumer (LedgerHandler.HandleAsync) has no parent to continue: it starts a new trace for every message.",
             "Keep the request's W3C context with the outbox row and publish it as the message's traceparent header (Kafka:PropagateTraceContext = true); the consumer continues that trace, so the ledger line carries the payment request's id."),
         new("free-text-logs", "every service logs free-text lines with no trace or span id: nothing joins them",
             Targets.Everyone,
@@ -90,7 +90,7 @@ internal sealed partial class UncorrelatedLogs
         {
             "gateway" => Parts.Gateway,
             "inventory" => Parts.Inventory,
-            _ when line.Contains("LedgerConsumer", StringComparison.Ordinal) => Parts.Consumer,
+            _ when line.Contains("LedgerHandler", StringComparison.Ordinal) => Parts.Consumer,
             _ => Parts.Shop,
         };
     }

@@ -8,7 +8,8 @@ namespace Firedrill.Shop.Features.Catalog;
 /// the sender and the keys, and every other replica evicts those keys from its own cache.
 /// </summary>
 internal sealed partial class CacheInvalidationBus(
-    IConnectionMultiplexer redis, Data.ShopDatabase database, IServiceProvider services, ILogger<CacheInvalidationBus> logger) : IHostedService
+    IConnectionMultiplexer redis, Data.ShopDatabase database, IServiceProvider services, Observability.ShopMetrics metrics, ILogger<CacheInvalidationBus> logger)
+    : IHostedService
 {
     private readonly RedisChannel _channel = RedisChannel.Literal($"firedrill:{database.DatabaseName}:cache:invalidate");
     private readonly string _sender = Guid.NewGuid().ToString("N");
@@ -18,6 +19,7 @@ internal sealed partial class CacheInvalidationBus(
         try
         {
             await redis.GetSubscriber().PublishAsync(_channel, $"{_sender}|{string.Join(',', keys)}");
+            metrics.CacheInvalidationsPublished(keys.Count);
         }
         catch (RedisException ex)
         {
@@ -51,7 +53,9 @@ internal sealed partial class CacheInvalidationBus(
 
         try
         {
-            await cache.RemoveAsync(message[(separator + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries));
+            var keys = message[(separator + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries);
+            await cache.RemoveAsync(keys);
+            metrics.CacheInvalidationsReceived(keys.Length);
         }
         catch (RedisException ex)
         {

@@ -7,7 +7,7 @@ using Microsoft.Net.Http.Headers;
 namespace Firedrill.Shop.Features.Catalog;
 
 /// <summary>What an import changed.</summary>
-public sealed record PriceImportResult(int Rows, int Updated, int Unchanged);
+public sealed record PriceSheetImportResult(int Rows, int Updated, int Unchanged);
 
 /// <summary>
 /// <c>POST /products/prices/import</c> (<c>text/csv</c>): the back office's price list, applied all
@@ -19,7 +19,7 @@ internal static class PriceImportEndpoint
 {
     public const string ContentType = "text/csv";
 
-    public static async Task<Results<Ok<PriceImportResult>, ValidationProblem, ProblemHttpResult>> ImportAsync(
+    public static async Task<Results<Ok<PriceSheetImportResult>, ValidationProblem, ProblemHttpResult>> ImportAsync(
         HttpRequest request, ProductStore store, ProductCache cache, IOptionsMonitor<CatalogOptions> options, CancellationToken cancellationToken)
     {
         var settings = options.CurrentValue;
@@ -52,7 +52,7 @@ internal static class PriceImportEndpoint
             return Invalid(errors);
         }
 
-        var (unknown, changed) = await store.ImportPricesAsync(rows, cancellationToken);
+        var (unknown, changed) = await store.ImportPriceSheetAsync(rows, cancellationToken);
         if (unknown.Count > 0)
         {
             var lines = rows.ToDictionary(row => row.Sku, row => row.Line, StringComparer.Ordinal);
@@ -65,7 +65,7 @@ internal static class PriceImportEndpoint
             await cache.InvalidateAsync(changed, cancellationToken);
         }
 
-        return TypedResults.Ok(new PriceImportResult(rows.Count, changed.Count, rows.Count - changed.Count));
+        return TypedResults.Ok(new PriceSheetImportResult(rows.Count, changed.Count, rows.Count - changed.Count));
     }
 
     private static ValidationProblem Invalid(IReadOnlyDictionary<string, string> errors)

@@ -12,3 +12,12 @@ public sealed record Product(long Id, string Sku, string Name, decimal Price, in
 public sealed record PriceUpdate(decimal? Price);
 
 public sealed record ProductPage(IReadOnlyList<Product> Items, int Page, int PageSize, long Total);
+
+/// <summary>A bulk price import: many products repriced in one request (a supplier's price list).</summary>
+public sealed record PriceImport(IReadOnlyList<PriceImportItem?>? Items);
+
+public sealed record PriceImportItem(long? ProductId, decimal? Price);
+
+/// <param name="Updated">The products repriced.</param>
+/// <param name="Unknown">Ids in the import that match no product (nothing written for them).</param>
+public sealed record PriceImportResult(IReadOnlyList<long> Updated, IReadOnlyList<long> Unknown);

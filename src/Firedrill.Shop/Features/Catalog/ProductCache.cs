@@ -28,6 +28,7 @@ internal sealed class ProductCache(HybridCache cache, IOptionsMonitor<CatalogOpt
     {
         var keys = productIds.Select(Key).ToArray();
         await cache.RemoveAsync(keys, cancellationToken);
+        // Off, this is the stale-cache incident (variant no-broadcast): only this replica and Redis forget the old value.
         if (options.CurrentValue.InvalidationBroadcast)
         {
             await bus.PublishAsync(keys);

@@ -51,7 +51,7 @@ internal sealed class ProductStore(ShopDatabase database, TimeProvider time)
     /// Applies a price list in one transaction, all or nothing: the SKUs it names that do not
     /// exist (nothing is changed then), or the ids of the products whose price changed.
     /// </summary>
-    public async Task<(IReadOnlyList<string> UnknownSkus, IReadOnlyList<long> Changed)> ImportPricesAsync(
+    public async Task<(IReadOnlyList<string> UnknownSkus, IReadOnlyList<long> Changed)> ImportPriceSheetAsync(
         IReadOnlyList<PriceRow> rows, CancellationToken cancellationToken)
     {
         var skus = rows.Select(row => row.Sku).ToArray();
@@ -78,6 +78,20 @@ internal sealed class ProductStore(ShopDatabase database, TimeProvider time)
             new { skus, prices, now = time.GetUtcNow().UtcDateTime }, transaction, cancellationToken: cancellationToken))).ToList();
         await transaction.CommitAsync(cancellationToken);
         return ([], changed);
+    }
+
+    /// <summary>One set-based statement for the whole batch; ids that match no product are not in the result.</summary>
+    public async Task<IReadOnlyList<long>> ImportPricesAsync(long[] ids, decimal[] prices, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<long>(new CommandDefinition(
+            """
+            UPDATE products AS p SET price = i.price, updated_at = @now
+            FROM unnest(@ids, @prices) AS i (id, price)
+            WHERE p.id = i.id
+            RETURNING p.id
+            """,
+            new { ids, prices, now = time.GetUtcNow().UtcDateTime }, cancellationToken: cancellationToken))).ToList();
     }
 
     private sealed record ProductRow(long Id, string Sku, string Name, decimal Price, int Stock, DateTime UpdatedAt, long Total)

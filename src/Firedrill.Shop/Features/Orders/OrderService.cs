@@ -18,6 +18,11 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
             return await store.PlaceAsync(customerId, lines, cancellationToken);
         }
 
+        if (options.CurrentValue.ReserveInsideTransaction)
+        {
+            return await PlaceHoldingConnectionAcrossReservationAsync(customerId, lines, cancellationToken);
+        }
+
         var skus = await store.FindSkusAsync(lines.Select(line => line.ProductId).ToArray(), cancellationToken);
         if (lines.FirstOrDefault(line => !skus.ContainsKey(line.ProductId)) is { ProductId: > 0 } unknown)
         {
@@ -25,8 +30,10 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
         }
 
         var orderRef = Guid.NewGuid().ToString("N");
-        var reservation = await inventory.ReserveAsync(
-            orderRef, lines.Select(line => new ReservationLine(skus[line.ProductId], line.Quantity)).ToList(), cancellationToken);
+        var reservationLines = lines.Select(line => new ReservationLine(skus[line.ProductId], line.Quantity)).ToList();
+        var reservation = options.CurrentValue.UnguardedReservation
+            ? await inventory.ReserveUnguardedAsync(orderRef, reservationLines, cancellationToken)
+            : await inventory.ReserveAsync(orderRef, reservationLines, cancellationToken);
         if (reservation != ReservationResult.Reserved)
         {
             return new PlaceOrderOutcome.NotReserved(reservation == ReservationResult.InsufficientStock
@@ -45,6 +52,42 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
             throw;
         }
 
+        if (outcome is not PlaceOrderOutcome.Placed)
+        {
+            await inventory.ReleaseAsync(orderRef);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
+    /// The db-pool-exhaustion incident's broken path (held-across-call), beside the correct one
+    /// above: it opens the connection and the transaction first, then calls inventory while
+    /// holding both, so every order keeps a pooled connection "idle in transaction" for as long
+    /// as inventory takes. Selected by <c>Orders:ReserveInsideTransaction=true</c>.
+    /// </summary>
+    private async Task<PlaceOrderOutcome> PlaceHoldingConnectionAcrossReservationAsync(
+        long customerId, IReadOnlyList<(long ProductId, int Quantity)> lines, CancellationToken cancellationToken)
+    {
+        await using var connection = await store.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var skus = await OrderStore.FindSkusAsync(connection, transaction, lines.Select(line => line.ProductId).ToArray(), cancellationToken);
+        if (lines.FirstOrDefault(line => !skus.ContainsKey(line.ProductId)) is { ProductId: > 0 } unknown)
+        {
+            return new PlaceOrderOutcome.UnknownProduct(unknown.ProductId);
+        }
+
+        var orderRef = Guid.NewGuid().ToString("N");
+        var reservation = await inventory.ReserveAsync(
+            orderRef, lines.Select(line => new ReservationLine(skus[line.ProductId], line.Quantity)).ToList(), cancellationToken);
+        if (reservation != ReservationResult.Reserved)
+        {
+            return new PlaceOrderOutcome.NotReserved(reservation == ReservationResult.InsufficientStock
+                ? "The inventory service has too little stock for this order."
+                : "The inventory service does not stock one of these products.");
+        }
+
+        var outcome = await store.PlaceAsync(connection, transaction, customerId, lines, cancellationToken);
         if (outcome is not PlaceOrderOutcome.Placed)
         {
             await inventory.ReleaseAsync(orderRef);

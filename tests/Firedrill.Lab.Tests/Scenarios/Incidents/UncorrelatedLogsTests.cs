@@ -18,7 +18,7 @@ public sealed class UncorrelatedLogsTests
         // Fixed: one sampled payment's lines from all four processes under the id its response returned, and its spans as a waterfall.
         var lines = evidence.Single(item => item.GetProperty("phase").GetString() == "fixed" && item.GetProperty("command").GetString()!.StartsWith("./firedrill trace ", StringComparison.Ordinal)
             && !item.GetProperty("command").GetString()!.EndsWith("--tree", StringComparison.Ordinal)).GetProperty("output").GetString()!;
-        foreach (var process in new[] { "gateway", "shop-1", "inventory", "LedgerConsumer" })
+        foreach (var process in new[] { "gateway", "shop-1", "inventory", "LedgerHandler" })
         {
             Assert.Contains(process, lines, StringComparison.Ordinal);
         }

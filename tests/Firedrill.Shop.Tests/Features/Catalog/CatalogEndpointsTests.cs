@@ -128,6 +128,51 @@ public sealed class CatalogEndpointsTests(ShopFixture fixture) : IClassFixture<S
         await (await _client.PutJsonAsync("/products/424242/price", """{"price": 5}""")).AssertProblemAsync(HttpStatusCode.NotFound);
 
     [Fact]
+    public async Task ImportPrices_KnownAndUnknownIds_UpdatesTheKnownAndNamesTheUnknown()
+    {
+        await _client.GetAsync("/products/31"); // cached before the import
+        var result = await (await _client.PostJsonAsync("/products/prices",
+            """{"items": [{"productId": 31, "price": 7.5}, {"productId": 32, "price": 8.25}, {"productId": 424242, "price": 1}]}"""))
+            .ReadAsync<PriceImportResult>();
+
+        Assert.Equal([31L, 32L], result.Updated);
+        Assert.Equal([424242L], result.Unknown);
+        Assert.Equal(7.5m, (await (await _client.GetAsync("/products/31")).ReadAsync<Product>()).Price);
+        Assert.Equal(8.25m, await fixture.Database.ScalarAsync<decimal>("SELECT price FROM products WHERE id = 32"));
+    }
+
+    [Theory]
+    [InlineData("""{"items": []}""", "items")]
+    [InlineData("""{}""", "items")]
+    [InlineData("""{"items": [{"productId": 33, "price": 0}]}""", "items[0].price")]
+    [InlineData("""{"items": [{"productId": 33, "price": 1.234}]}""", "items[0].price")]
+    [InlineData("""{"items": [{"productId": 33}]}""", "items[0].price")]
+    [InlineData("""{"items": [{"price": 3}]}""", "items[0].productId")]
+    [InlineData("""{"items": [{"productId": 33, "price": 3}, null]}""", "items[1].productId")]
+    [InlineData("""{"items": [{"productId": 33, "price": 3}, {"productId": 33, "price": 4}]}""", "items")]
+    public async Task ImportPrices_Invalid_Returns400NamingTheFieldAndWritesNothing(string json, string field)
+    {
+        var before = await fixture.Database.ScalarAsync<decimal>("SELECT price FROM products WHERE id = 33");
+
+        await (await _client.PostJsonAsync("/products/prices", json)).AssertInvalidFieldAsync(field);
+
+        Assert.Equal(before, await fixture.Database.ScalarAsync<decimal>("SELECT price FROM products WHERE id = 33"));
+    }
+
+    [Fact]
+    public async Task ImportPrices_TooMany_Returns400()
+    {
+        var items = string.Join(",", Enumerable.Range(1, PriceImporter.MaxItems + 1).Select(i => $$"""{"productId": {{i}}, "price": 1}"""));
+        await (await _client.PostJsonAsync("/products/prices", $$"""{"items": [{{items}}]}""")).AssertInvalidFieldAsync("items");
+    }
+
+    [Theory]
+    [InlineData("""{"items": 5}""")]
+    [InlineData("not json")]
+    public async Task ImportPrices_Malformed_Returns400(string json) =>
+        await (await _client.PostJsonAsync("/products/prices", json)).AssertProblemAsync(HttpStatusCode.BadRequest);
+
+    [Fact]
     public async Task GetProduct_SecondRead_IsACacheHit()
     {
         // This host's own meter: a process-wide listener (or /metrics) would also see other test hosts' meters of the same name.

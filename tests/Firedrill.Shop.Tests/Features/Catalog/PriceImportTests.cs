@@ -15,9 +15,9 @@ public sealed class PriceImportTests(ShopFixture fixture) : IClassFixture<ShopFi
         var before = await (await _client.GetAsync("/products/21")).ReadAsync<Product>(); // cached now
         var csv = $"sku,name,price\nSKU-000021,\"Kettle, large\",{before.Price + 1m}\nSKU-000022,Lamp,{await PriceAsync(22)}\n";
 
-        var result = await (await ImportAsync(csv)).ReadAsync<PriceImportResult>();
+        var result = await (await ImportAsync(csv)).ReadAsync<PriceSheetImportResult>();
 
-        Assert.Equal(new PriceImportResult(2, 1, 1), result);
+        Assert.Equal(new PriceSheetImportResult(2, 1, 1), result);
         Assert.Equal(before.Price + 1m, await PriceAsync(21));
         // The cached product was evicted: the catalog serves the new price at once.
         Assert.Equal(before.Price + 1m, (await (await _client.GetAsync("/products/21")).ReadAsync<Product>()).Price);
