@@ -11,7 +11,14 @@ public sealed class ObservabilityTests(ShopFixture fixture) : IClassFixture<Shop
         await fixture.Client.GetAsync("/products/1");
         await fixture.Client.GetAsync("/products/1");
 
+        // Kestrel records a request's duration after its response has gone out, so on a busy
+        // machine a scrape right after the answer can precede it: read until it is there (bounded).
         var metrics = await fixture.Client.GetStringAsync("/metrics");
+        for (var attempt = 0; attempt < 50 && !metrics.Contains("http_server_request_duration_seconds", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100);
+            metrics = await fixture.Client.GetStringAsync("/metrics");
+        }
 
         Assert.Contains("http_server_request_duration_seconds", metrics, StringComparison.Ordinal);
         Assert.Contains("firedrill_cache_requests_total", metrics, StringComparison.Ordinal);
