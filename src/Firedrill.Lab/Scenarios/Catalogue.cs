@@ -40,8 +40,6 @@ public static class Catalogue
         ["random-500s"] = () => new Random500s(),
         ["slow-in-production"] = () => new SlowInProduction(),
         ["gateway-only-failures"] = () => new GatewayOnlyFailures(),
-        ["uncorrelated-logs"] = () => new UncorrelatedLogs(),
-        ["breaker-cascade"] = () => new BreakerCascade(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);
