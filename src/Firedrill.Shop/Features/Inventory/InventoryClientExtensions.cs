@@ -13,8 +13,6 @@ internal static class InventoryClientExtensions
     public const string ReadsClient = "inventory-reads";
     public const string ReservationsClient = "inventory-reservations";
 
-    private static readonly string[] Pools = [PipelineName, ReadsClient, ReservationsClient];
-
     /// <summary>
     /// The clients and their pipelines, outermost first: bulkhead → total timeout → retry (within
     /// a budget) → circuit breaker → attempt timeout. The attempt timeout sits inside the breaker
@@ -38,10 +36,6 @@ internal static class InventoryClientExtensions
             arguments.Event.EventName is "ExecutionAttempt" or "OnRetry" ? ResilienceEventSeverity.Debug : arguments.Event.Severity);
         builder.Services.AddSingleton<BreakerState>();
         builder.Services.AddSingleton<SalesTrendEstimate>();
-        foreach (var pool in Pools)
-        {
-            builder.Services.AddKeyedSingleton<RetryBudget>(pool);
-        }
 
         // The typed client is the shared pool; stock reads and reservations each have a pool and a
         // pipeline of their own (InventoryClientOptions.SharedConnectionPool chooses, per call).
@@ -85,19 +79,23 @@ internal static class InventoryClientExtensions
 
         if (options.MaxRetries > 0)
         {
-            var budget = context.ServiceProvider.GetRequiredKeyedService<RetryBudget>(name);
-            pipeline.AddRetry(new HttpRetryStrategyOptions
+            var retry = new HttpRetryStrategyOptions
             {
                 MaxRetryAttempts = options.MaxRetries,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = options.RetryJitter,
                 Delay = options.RetryBaseDelay,
-                ShouldHandle = arguments =>
-                {
-                    var failed = HttpClientResiliencePredicates.IsTransient(arguments.Outcome);
-                    return ValueTask.FromResult(options.RetryBudgetEnabled ? budget.Spend(failed) : failed);
-                },
-            });
+            };
+            if (options.RetryBudgetRatio > 0)
+            {
+                // One budget per pool's pipeline (rebuilt with the options): retries stop multiplying
+                // the load on an inventory that is slow or down. 0 is breaker-cascade's "retry-storm".
+                var budget = new RetryBudget(options.RetryBudgetRatio, options.RetryBudgetReserve);
+                retry.ShouldHandle = arguments => ValueTask.FromResult(
+                    budget.AllowsRetry(arguments.AttemptNumber == 0, HttpClientResiliencePredicates.IsTransient(arguments.Outcome)));
+            }
+
+            pipeline.AddRetry(retry);
         }
 
         // The breaker-cascade incident's timeout-outside-breaker: the timeout around the breaker.

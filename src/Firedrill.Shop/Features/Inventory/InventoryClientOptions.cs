@@ -40,18 +40,15 @@ public sealed class InventoryClientOptions
     public bool RetryJitter { get; set; } = true;
 
     /// <summary>
-    /// Retries spend from a budget (gRPC's retry throttling): every failed attempt costs a token,
-    /// every success earns <see cref="RetryBudgetRatio"/> of one, and while half the
-    /// <see cref="RetryBudgetTokens"/> are gone nothing is retried — so a failing dependency gets
-    /// each call once, not once per retry. False is the breaker-cascade incident's "retry-storm".
+    /// Retries allowed per call, on average (<see cref="RetryBudget"/>): 0.1 keeps the calls reaching a
+    /// slow or failing inventory within 1.1× the requests however many retries each may make. 0 = no budget.
     /// </summary>
-    public bool RetryBudgetEnabled { get; set; } = true;
-
-    [Range(2, 10_000)]
-    public int RetryBudgetTokens { get; set; } = 10;
-
-    [Range(0.001, 1.0)]
+    [Range(0.0, 10.0)]
     public double RetryBudgetRatio { get; set; } = 0.1;
+
+    /// <summary>Retries the budget allows in a burst before the ratio applies.</summary>
+    [Range(1, 10_000)]
+    public int RetryBudgetReserve { get; set; } = 10;
 
     public bool CircuitBreakerEnabled { get; set; } = true;
 

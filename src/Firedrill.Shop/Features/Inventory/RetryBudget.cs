@@ -1,30 +1,36 @@
-using Microsoft.Extensions.Options;
-
 namespace Firedrill.Shop.Features.Inventory;
 
 /// <summary>
-/// gRPC's retry throttling for one connection pool's calls: a bucket of
-/// <see cref="InventoryClientOptions.RetryBudgetTokens"/>, one token lost per failed attempt,
-/// <see cref="InventoryClientOptions.RetryBudgetRatio"/> of one regained per success, and retries
-/// allowed only while more than half remain. A healthy dependency keeps the bucket full and an
-/// odd failure is retried; a failing one drains it within a few calls, after which each request
-/// reaches it once — retries stop multiplying the load exactly when the load hurts.
+/// Caps retries at a fraction of the calls (Finagle's RetryBudget, gRPC's retry throttling): each
+/// call deposits <c>ratio</c> of a token, each retry spends one, and the balance holds at most
+/// <c>reserve</c> tokens. Against a dependency that fails now and then, every failure can be retried;
+/// against one that is slow or down, retries stop multiplying its load by up to (1 + MaxRetries)
+/// and stay near 1 + ratio of the calls.
 /// </summary>
-internal sealed class RetryBudget(IOptionsMonitor<InventoryClientOptions> options)
+internal sealed class RetryBudget(double ratio, double reserve)
 {
     private readonly Lock _gate = new();
-    private double _tokens = double.NaN;
+    private readonly double _reserve = reserve;
+    private double _tokens = reserve;
 
-    /// <summary>Records an attempt's outcome; true when a failed attempt may be retried.</summary>
-    public bool Spend(bool failed)
+    /// <summary>Called with each attempt's outcome, in order; true when this failed attempt may be retried.</summary>
+    /// <param name="firstAttempt">The call's first attempt: the call deposits its share, once.</param>
+    public bool AllowsRetry(bool firstAttempt, bool failed)
     {
-        var settings = options.CurrentValue;
         lock (_gate)
         {
-            var max = settings.RetryBudgetTokens;
-            _tokens = double.IsNaN(_tokens) ? max : Math.Min(_tokens, max);
-            _tokens = failed ? Math.Max(0, _tokens - 1) : Math.Min(max, _tokens + settings.RetryBudgetRatio);
-            return failed && _tokens > max / 2.0;
+            if (firstAttempt)
+            {
+                _tokens = Math.Min(_reserve, _tokens + ratio);
+            }
+
+            if (!failed || _tokens < 1)
+            {
+                return false;
+            }
+
+            _tokens -= 1;
+            return true;
         }
     }
 }

@@ -56,16 +56,17 @@ public sealed class InventoryGuardsTests : IAsyncLifetime
             ["InventoryClient:MaxRetries"] = "2",
             ["InventoryClient:RetryBaseDelay"] = "00:00:00.001",
             ["InventoryClient:CircuitBreakerEnabled"] = "false",
+            ["InventoryClient:RetryBudgetReserve"] = "2",
         };
         await using var budgeted = Shop(new(settings));
-        await using var unbudgeted = Shop(new(settings) { ["InventoryClient:RetryBudgetEnabled"] = "false" });
+        await using var unbudgeted = Shop(new(settings) { ["InventoryClient:RetryBudgetRatio"] = "0" });
 
         var withBudget = await CallsForAsync(budgeted, requests: 10);
         var withoutBudget = await CallsForAsync(unbudgeted, requests: 10);
 
         Assert.Equal(30, withoutBudget);
-        // Ten tokens, one per failure, retries only above five: a handful of retries, then one call per request.
-        Assert.InRange(withBudget, 10, 16);
+        // A reserve of two retries, then 0.1 of one per call: the first request's two retries, then one call per request.
+        Assert.InRange(withBudget, 10, 13);
     }
 
     [Fact]
