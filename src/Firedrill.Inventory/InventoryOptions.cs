@@ -34,6 +34,10 @@ public sealed class InventoryOptions
     [EnumDataType(typeof(LatencyDistribution))]
     public LatencyDistribution LatencyDistribution { get; set; } = LatencyDistribution.Fixed;
 
+    /// <summary>Which requests the latency slows: all, only stock reads (GET), or only reservations (the writes) — one slow operation beside a fast one.</summary>
+    [EnumDataType(typeof(LatencyScope))]
+    public LatencyScope LatencyScope { get; set; } = LatencyScope.All;
+
     /// <summary>No single added delay exceeds this: it bounds the exponential distribution's tail.</summary>
     [Range(1, MaxLatencyMs)]
     public int LatencyMaxMs { get; set; } = 30_000;
@@ -56,6 +60,17 @@ public sealed class InventoryOptions
     /// <summary>Requests that may wait for <see cref="MaxConcurrentRequests"/>; beyond it they get 503 at once.</summary>
     [Range(0, 1_000_000)]
     public int QueueLimit { get; set; } = 10_000;
+}
+
+public enum LatencyScope
+{
+    All,
+
+    /// <summary>Stock reads only (<c>GET /inventory/{sku}</c>).</summary>
+    Reads,
+
+    /// <summary>Reservations only (placing and releasing them).</summary>
+    Reservations,
 }
 
 public enum LatencyDistribution

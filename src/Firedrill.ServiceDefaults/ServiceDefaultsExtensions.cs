@@ -44,6 +44,7 @@ public static class ServiceDefaultsExtensions
 
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
+        app.UseTraceResponse();
         // Behind the gateway, X-Forwarded-Prefix (/api) becomes the request's PathBase, so links and
         // Location headers are right on both paths. Only from loopback proxies (the defaults), and
         // only the prefix: the caller's address stays the gateway's, which the lab's guard relies on.

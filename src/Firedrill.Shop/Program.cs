@@ -9,6 +9,7 @@ using Firedrill.ServiceDefaults.Http;
 using Firedrill.Shop.Http;
 using Firedrill.Shop.Features.Orders;
 using Firedrill.Shop.Features.Payments;
+using Firedrill.Shop.Features.Reports;
 using Firedrill.Shop.Observability;
 using Scalar.AspNetCore;
 
@@ -26,6 +27,7 @@ builder.Services.AddExceptionHandler<DependencyExceptionHandler>();
 builder.AddPayments();
 builder.AddMessaging();
 builder.AddJobs();
+builder.AddReports();
 builder.Services.AddSingleton<ShopMetrics>();
 builder.AddSharedRequestLimit();
 builder.AddAdmissionControl();
@@ -51,6 +53,7 @@ app.MapScalarApiReference();
 app.MapCatalog();
 app.MapOrders();
 app.MapPayments();
+app.MapReports();
 
 await app.RunAsync();
 return 0;

@@ -1,4 +1,5 @@
 using Firedrill.ServiceDefaults.Options;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.Extensions.Options;
 
@@ -35,6 +36,11 @@ public static class GatewayLimitsExtensions
     /// <summary>After routing (implicit in minimal hosting): both act on the proxied routes' metadata.</summary>
     public static WebApplication UseGatewayLimits(this WebApplication app)
     {
+        // Before the rate limiter, which partitions by the client's address. A branch rather than a
+        // setting of the middleware, so the lab can switch the trust at run time.
+        var gateway = app.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
+        var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor };
+        app.UseWhen(_ => gateway.CurrentValue.TrustForwardedHeaders, trusted => trusted.UseForwardedHeaders(forwarded));
         app.UseRequestTimeouts();
         app.UseRateLimiter();
         return app;

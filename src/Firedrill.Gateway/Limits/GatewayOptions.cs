@@ -35,6 +35,14 @@ public sealed class GatewayOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:40")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Take the client's address from <c>X-Forwarded-For</c> when the connection comes from a known
+    /// proxy (loopback: ASP.NET Core's defaults), so the per-client limit counts users, not the load
+    /// balancer or office proxy in front of them. False is the cause "shared-rate-limit" of the
+    /// gateway-only-failures incident: every user behind one proxy shares one bucket, and gets 429.
+    /// </summary>
+    public bool TrustForwardedHeaders { get; set; } = true;
+
     /// <summary>Sustained requests per second allowed from one client IP address.</summary>
     [Range(1, 1_000_000)]
     public int PermitsPerSecond { get; set; } = 1000;

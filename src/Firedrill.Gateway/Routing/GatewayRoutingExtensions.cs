@@ -1,6 +1,7 @@
 using Firedrill.Gateway.Limits;
 using Firedrill.ServiceDefaults.Control;
 using Firedrill.ServiceDefaults.Options;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
 
@@ -29,6 +30,7 @@ public static class GatewayRoutingExtensions
                 transforms.AddRequestHeaderRemove(LabControlEndpoints.TokenHeader);
                 ForwardRemovedPrefix(transforms);
             });
+        builder.Services.AddSingleton<IForwarderHttpClientFactory, PropagatingForwarderHttpClientFactory>();
         return builder;
     }
 

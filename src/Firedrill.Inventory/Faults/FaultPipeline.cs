@@ -19,6 +19,9 @@ internal sealed class FaultPipeline
     /// <summary>Set on the context when the error strategy answered instead of the endpoint.</summary>
     public static readonly ResiliencePropertyKey<bool> ErrorInjected = new("firedrill.inventory.error-injected");
 
+    /// <summary>Set by the filter: whether the request reads stock (GET) or changes reservations.</summary>
+    public static readonly ResiliencePropertyKey<bool> IsRead = new("firedrill.inventory.is-read");
+
     public FaultPipeline(IOptionsMonitor<InventoryOptions> options, CapacityLimiter capacity, TimeProvider time)
     {
         Pipeline = new ResiliencePipelineBuilder<object?> { TimeProvider = time }
@@ -30,7 +33,9 @@ internal sealed class FaultPipeline
             {
                 InjectionRate = 1,
                 // Zero latency skips the delay altogether.
-                LatencyGenerator = _ => ValueTask.FromResult(InjectedLatency.Next(options.CurrentValue, Random.Shared.NextDouble())),
+                LatencyGenerator = args => ValueTask.FromResult(InScope(options.CurrentValue.LatencyScope, args.Context.Properties.GetValue(IsRead, true))
+                    ? InjectedLatency.Next(options.CurrentValue, Random.Shared.NextDouble())
+                    : TimeSpan.Zero),
             })
             .AddChaosOutcome(new ChaosOutcomeStrategyOptions<object?>
             {
@@ -47,4 +52,11 @@ internal sealed class FaultPipeline
     }
 
     public ResiliencePipeline<object?> Pipeline { get; }
+
+    private static bool InScope(LatencyScope scope, bool isRead) => scope switch
+    {
+        LatencyScope.Reads => isRead,
+        LatencyScope.Reservations => !isRead,
+        _ => true,
+    };
 }

@@ -15,6 +15,7 @@ internal sealed class InjectedFaultsFilter(FaultPipeline faults, InventoryMetric
     {
         var aborted = invocation.HttpContext.RequestAborted;
         var context = ResilienceContextPool.Shared.Get(aborted);
+        context.Properties.Set(FaultPipeline.IsRead, HttpMethods.IsGet(invocation.HttpContext.Request.Method));
         var outcome = RequestOutcome.Error;
         try
         {

@@ -17,15 +17,24 @@ internal static partial class TraceCommand
                 result.AddError("a trace id is 32 lowercase hex digits");
             }
         });
-        var command = new Command("trace", "Print the last run's log lines for one trace id, across processes, in time order.") { traceId };
+        var tree = new Option<bool>("--tree") { Description = "Draw the trace's spans as a waterfall instead (from the spans the services recorded, Telemetry:SpansFile)." };
+        var command = new Command("trace", "Print the last run's log lines for one trace id, across processes, in time order.") { traceId, tree };
         command.SetAction((parse, cancellationToken) => LabCommands.Guard(async () =>
         {
             var run = LabEnvironment.LatestRunFolder() ?? throw new LabException("no run yet: 'firedrill up' or 'firedrill run' captures logs");
             var id = parse.GetValue(traceId)!;
+            if (parse.GetValue(tree))
+            {
+                return await DrawTreeAsync(run, id, cancellationToken);
+            }
+
             var lines = new List<(DateTimeOffset At, string Service, string Line)>();
             foreach (var file in Directory.EnumerateFiles(run, "*.log", SearchOption.AllDirectories))
             {
-                await foreach (var line in File.ReadLinesAsync(file, cancellationToken))
+                // The services may still be writing: share the file with its writer.
+                await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                using var reader = new StreamReader(stream);
+                while (await reader.ReadLineAsync(cancellationToken) is { } line)
                 {
                     if (line.Contains(id, StringComparison.Ordinal))
                     {
@@ -48,6 +57,22 @@ internal static partial class TraceCommand
             return 0;
         }));
         return command;
+    }
+
+    private static async Task<int> DrawTreeAsync(string run, string id, CancellationToken cancellationToken)
+    {
+        var spans = await TraceTree.ReadAsync(run, id, cancellationToken);
+        if (spans.Count == 0)
+        {
+            var recorded = Directory.EnumerateFiles(run, TraceTree.SpansPattern, SearchOption.AllDirectories).Any();
+            await Console.Error.WriteLineAsync(recorded
+                ? $"firedrill: no span of {Path.GetFileName(run)} belongs to trace {id}"
+                : $"firedrill: {Path.GetFileName(run)} recorded no spans (a fleet records them with Telemetry:SpansFile set)");
+            return 1;
+        }
+
+        Console.WriteLine(TraceTree.Draw(spans));
+        return 0;
     }
 
     private static DateTimeOffset Timestamp(string line)

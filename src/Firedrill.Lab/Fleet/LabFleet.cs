@@ -28,6 +28,9 @@ public sealed record FleetOptions
     /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
     public PortPlan? Ports { get; init; }
 
+    /// <summary>Every service appends its finished spans to logs/NAME.spans.jsonl, which <c>firedrill trace ID --tree</c> draws.</summary>
+    public bool RecordSpans { get; init; }
+
     /// <summary>Each replica gets its own PostgreSQL role and Redis user (<see cref="Fleet.ReplicaIdentities"/>), so one can be cut off.</summary>
     public bool ReplicaIdentities { get; init; }
 
@@ -369,7 +372,9 @@ public sealed class LabFleet : IAsyncDisposable
     private static string DestinationKey(string replica) => $"ReverseProxy:Clusters:shop:Destinations:{replica}:Address";
 
     private ServiceProcess Launch(string name, string project, IReadOnlyDictionary<string, string> settings, int? preferredPort = null) =>
-        ServiceProcess.Start(name, project, Logs, Token, settings, ClaimPort(preferredPort, name));
+        ServiceProcess.Start(name, project, Logs, Token, _options.RecordSpans
+            ? new Dictionary<string, string>(settings) { ["Telemetry:SpansFile"] = Path.Combine(Logs, name + ".spans.jsonl") }
+            : settings, ClaimPort(preferredPort, name));
 
     /// <summary>The planned port (or the next free one above it); null when the fleet has no plan.</summary>
     private int? ClaimPort(int? preferredPort, string service)

@@ -39,6 +39,8 @@ public static class Catalogue
         ["db-pool-exhaustion"] = () => new DbPoolExhaustion(),
         ["random-500s"] = () => new Random500s(),
         ["slow-in-production"] = () => new SlowInProduction(),
+        ["gateway-only-failures"] = () => new GatewayOnlyFailures(),
+        ["breaker-cascade"] = () => new BreakerCascade(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

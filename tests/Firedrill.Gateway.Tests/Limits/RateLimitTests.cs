@@ -48,6 +48,51 @@ public sealed class RateLimitTests : IAsyncLifetime
         Assert.Equal(MaxAttempts, acceptedBefore);
     }
 
+    [Fact]
+    public async Task Get_UsersBehindOneProxy_EachHasTheirOwnBucket()
+    {
+        await using var gateway = new GatewayInstance([_backend], new Dictionary<string, string?>
+        {
+            ["Gateway:PermitsPerSecond"] = "1",
+            ["Gateway:Burst"] = "2",
+        });
+        using var client = gateway.CreateClient();
+
+        var statuses = await FromUsersBehindOneProxyAsync(client, users: 10);
+
+        Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
+    }
+
+    [Fact]
+    public async Task Get_UsersBehindOneProxy_ForwardedHeadersNotTrusted_ShareOneBucket()
+    {
+        await using var gateway = new GatewayInstance([_backend], new Dictionary<string, string?>
+        {
+            ["Gateway:PermitsPerSecond"] = "1",
+            ["Gateway:Burst"] = "2",
+            ["Gateway:TrustForwardedHeaders"] = "false",
+        });
+        using var client = gateway.CreateClient();
+
+        var statuses = await FromUsersBehindOneProxyAsync(client, users: 10);
+
+        Assert.True(statuses.Count(status => status == HttpStatusCode.TooManyRequests) >= 7, string.Join(", ", statuses));
+    }
+
+    /// <summary>One request from each user, in turn, all through one proxy (this loopback client) naming them in X-Forwarded-For.</summary>
+    private static async Task<List<HttpStatusCode>> FromUsersBehindOneProxyAsync(HttpClient client, int users)
+    {
+        var statuses = new List<HttpStatusCode>();
+        for (var user = 1; user <= users; user++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/products/1");
+            request.Headers.Add("X-Forwarded-For", $"198.51.100.{user}");
+            statuses.Add((await client.SendAsync(request)).StatusCode);
+        }
+
+        return statuses;
+    }
+
     private static async Task<(int Accepted, HttpResponseMessage? Rejected)> SendUntilRejectedAsync(HttpClient client)
     {
         for (var i = 0; i < MaxAttempts; i++)

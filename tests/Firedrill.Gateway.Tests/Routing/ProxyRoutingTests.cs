@@ -22,7 +22,6 @@ public sealed class ProxyRoutingTests : IAsyncLifetime
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "/api/products/1?verbose=true");
         request.Headers.Add(LabControlEndpoints.TokenHeader, _gateway.Token);
-        request.Headers.Add("X-Forwarded-For", "203.0.113.9");
 
         var echo = await (await _client.SendAsync(request)).ReadEchoAsync();
 
@@ -34,6 +33,31 @@ public sealed class ProxyRoutingTests : IAsyncLifetime
         // The prefix the route stripped, so the replica's Location headers can carry it back.
         Assert.Equal("/api", echo.Headers["X-Forwarded-Prefix"]);
         Assert.False(echo.Headers.ContainsKey(LabControlEndpoints.TokenHeader));
+    }
+
+    [Fact]
+    public async Task Get_ForwardedForFromAKnownProxy_ForwardsTheClientBehindIt()
+    {
+        // This loopback client is a known proxy (ASP.NET Core's defaults): the user it names is the client.
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/products/1");
+        request.Headers.Add("X-Forwarded-For", "203.0.113.9");
+
+        var echo = await (await _client.SendAsync(request)).ReadEchoAsync();
+
+        Assert.Equal("203.0.113.9", echo.Headers["X-Forwarded-For"]);
+    }
+
+    [Fact]
+    public async Task Get_ForwardedForNotTrusted_IsReplacedByTheConnectionsAddress()
+    {
+        await using var gateway = new GatewayInstance([_backend], new Dictionary<string, string?> { ["Gateway:TrustForwardedHeaders"] = "false" });
+        using var client = gateway.CreateClient();
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/products/1");
+        request.Headers.Add("X-Forwarded-For", "203.0.113.9");
+
+        var echo = await (await client.SendAsync(request)).ReadEchoAsync();
+
+        Assert.Equal("127.0.0.1", echo.Headers["X-Forwarded-For"]);
     }
 
     [Fact]

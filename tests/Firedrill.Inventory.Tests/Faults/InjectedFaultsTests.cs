@@ -34,6 +34,26 @@ public sealed class InjectedFaultsTests : IDisposable
     }
 
     [Fact]
+    public async Task LatencyScope_Reservations_SlowsReservationsAndNotReads()
+    {
+        await _inventory.ConfigureAsync("""{"Inventory:LatencyMs": 1500, "Inventory:LatencyScope": "Reservations"}""");
+
+        var (read, readTime) = await InventoryAssertions.TimeAsync(() => Client.GetAsync("/inventory/SKU-000002"));
+        var (reserve, reserveTime) = await InventoryAssertions.TimeAsync(() => Client.PostJsonAsync(
+            "/inventory/reservations", """{"orderRef": "scoped", "lines": [{"sku": "SKU-000002", "quantity": 1}]}"""));
+
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, reserve.StatusCode);
+        Assert.True(reserveTime >= TimeSpan.FromMilliseconds(1400), $"the reservation took {reserveTime.TotalMilliseconds} ms");
+        // Far below the delay: only a delayed read fails this, not a slow machine.
+        Assert.True(readTime < TimeSpan.FromMilliseconds(1000), $"the read took {readTime.TotalMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task LatencyScope_Unknown_IsRefused() =>
+        Assert.Equal(HttpStatusCode.BadRequest, (await _inventory.PutConfigAsync("""{"Inventory:LatencyScope": "Writes"}""")).StatusCode);
+
+    [Fact]
     public async Task Latency_Set_HealthMetricsAndLabAreNotDelayed()
     {
         await _inventory.ConfigureAsync("""{"Inventory:LatencyMs": 5000}""");

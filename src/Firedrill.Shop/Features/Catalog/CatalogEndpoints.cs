@@ -20,6 +20,11 @@ public static class CatalogEndpoints
         group.MapPut("/{id}/price", UpdatePriceAsync);
         group.MapPost("/prices", ImportPricesAsync);
         group.MapGet("/{id}/availability", GetAvailabilityAsync);
+        // No Accepts metadata: the handler answers a wrong content type itself, saying what to send.
+        group.MapPost("/prices/import", PriceImportEndpoint.ImportAsync)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return group;
     }
 

@@ -38,6 +38,17 @@ public sealed class CatalogOptions
     /// connection back. Off: the cached product and no connection at all.
     /// </summary>
     public bool LeakyAvailabilityLookup { get; set; }
+
+    /// <summary>
+    /// The largest price-import upload accepted (413 above it). 1 MiB, the gateway's default body
+    /// limit: an edge that accepts less than this breaks the import only in production.
+    /// </summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long MaxImportBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Rows (prices) one import may carry.</summary>
+    [Range(1, 100_000)]
+    public int MaxImportRows { get; set; } = 10_000;
 }
 
 [OptionsValidator]

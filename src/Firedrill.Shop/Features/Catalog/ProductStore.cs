@@ -47,6 +47,39 @@ internal sealed class ProductStore(ShopDatabase database, TimeProvider time)
             new { id, price, now = time.GetUtcNow().UtcDateTime }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>
+    /// Applies a price list in one transaction, all or nothing: the SKUs it names that do not
+    /// exist (nothing is changed then), or the ids of the products whose price changed.
+    /// </summary>
+    public async Task<(IReadOnlyList<string> UnknownSkus, IReadOnlyList<long> Changed)> ImportPriceSheetAsync(
+        IReadOnlyList<PriceRow> rows, CancellationToken cancellationToken)
+    {
+        var skus = rows.Select(row => row.Sku).ToArray();
+        var prices = rows.Select(row => row.Price).ToArray();
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var unknown = (await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT s.sku FROM unnest(@skus::text[]) AS s(sku) WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = s.sku)",
+            new { skus }, transaction, cancellationToken: cancellationToken))).ToList();
+        if (unknown.Count > 0)
+        {
+            return (unknown, []);
+        }
+
+        // Rows are locked in id order, as orders lock them, so an import never deadlocks with checkout.
+        var changed = (await connection.QueryAsync<long>(new CommandDefinition(
+            """
+            WITH input AS (SELECT * FROM unnest(@skus::text[], @prices::numeric[]) AS v(sku, price)),
+            target AS (SELECT p.id, i.price FROM products p JOIN input i ON i.sku = p.sku
+                       WHERE p.price <> i.price ORDER BY p.id FOR UPDATE OF p)
+            UPDATE products p SET price = target.price, updated_at = @now FROM target WHERE p.id = target.id
+            RETURNING p.id
+            """,
+            new { skus, prices, now = time.GetUtcNow().UtcDateTime }, transaction, cancellationToken: cancellationToken))).ToList();
+        await transaction.CommitAsync(cancellationToken);
+        return ([], changed);
+    }
+
     /// <summary>One set-based statement for the whole batch; ids that match no product are not in the result.</summary>
     public async Task<IReadOnlyList<long>> ImportPricesAsync(long[] ids, decimal[] prices, CancellationToken cancellationToken)
     {

@@ -12,13 +12,20 @@ namespace Firedrill.Shop.Features.Inventory;
 /// breaker, bulkhead) is in <see cref="InventoryClientExtensions"/>; here, failures become one
 /// exception type, or the "unknown" fallback where a degraded answer is acceptable.
 /// </summary>
-internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<InventoryClientOptions> options, Observability.ShopMetrics metrics, ILogger<InventoryClient> logger)
+internal sealed partial class InventoryClient(
+    HttpClient http, IHttpClientFactory clients, IOptionsMonitor<InventoryClientOptions> options, SalesTrendEstimate estimate,
+    Observability.ShopMetrics metrics, ILogger<InventoryClient> logger)
 {
+    /// <summary>The stock reads' pool, or the one shared pool (the breaker-cascade incident's shared-pool).</summary>
+    private HttpClient Reads => options.CurrentValue.SharedConnectionPool ? http : clients.CreateClient(InventoryClientExtensions.ReadsClient);
+
+    private HttpClient Reservations => options.CurrentValue.SharedConnectionPool ? http : clients.CreateClient(InventoryClientExtensions.ReservationsClient);
+
     public async Task<Availability> GetAvailabilityAsync(long productId, string sku, CancellationToken cancellationToken)
     {
         try
         {
-            using var response = await http.GetAsync($"/inventory/{Uri.EscapeDataString(sku)}", cancellationToken);
+            using var response = await Reads.GetAsync($"/inventory/{Uri.EscapeDataString(sku)}", cancellationToken);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
                 return new Availability(productId, sku, 0, Availability.Known);
@@ -39,7 +46,9 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
             LogFallback(sku, Reason(ex));
             LogFailureDetail(ex);
             metrics.InventoryFallback(ex.GetType().Name);
-            return new Availability(productId, sku, null, Availability.Unknown);
+            return options.CurrentValue.Fallback == AvailabilityFallback.SalesTrendEstimate
+                ? new Availability(productId, sku, await estimate.EstimateAsync(productId, cancellationToken), Availability.Estimated)
+                : new Availability(productId, sku, null, Availability.Unknown);
         }
     }
 
@@ -51,7 +60,7 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
     {
         try
         {
-            using var response = await http.PostAsJsonAsync("/inventory/reservations", new ReservationRequest(orderRef, lines), cancellationToken);
+            using var response = await Reservations.PostAsJsonAsync("/inventory/reservations", new ReservationRequest(orderRef, lines), cancellationToken);
             return response.StatusCode switch
             {
                 HttpStatusCode.Created or HttpStatusCode.OK => ReservationResult.Reserved,
@@ -115,7 +124,7 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
     {
         try
         {
-            using var response = await http.DeleteAsync($"/inventory/reservations/{Uri.EscapeDataString(orderRef)}");
+            using var response = await Reservations.DeleteAsync($"/inventory/reservations/{Uri.EscapeDataString(orderRef)}");
         }
         catch (Exception ex) when (IsDependencyFailure(ex, CancellationToken.None))
         {

@@ -18,9 +18,17 @@ public sealed class InventoryClientOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Bounds each attempt, inside the circuit breaker so slow calls count as failures. Zero: no bound.</summary>
+    /// <summary>Bounds each attempt, inside the circuit breaker (<see cref="AttemptTimeoutPlacement"/>) so slow calls count as failures. Zero: no bound.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Where the attempt timeout sits. <see cref="TimeoutPlacement.OutsideBreaker"/> is the
+    /// breaker-cascade incident's "timeout-outside-breaker": the timeout cancels each slow call
+    /// around the breaker, which takes a cancellation for no outcome at all, so it never opens.
+    /// </summary>
+    [EnumDataType(typeof(TimeoutPlacement))]
+    public TimeoutPlacement AttemptTimeoutPlacement { get; set; } = TimeoutPlacement.InsideBreaker;
 
     /// <summary>Retries after the first attempt, exponential with jitter. Zero: none.</summary>
     [Range(0, 1000)]
@@ -66,6 +74,43 @@ public sealed class InventoryClientOptions
 
     /// <summary>Answer "availability unknown" when inventory fails, where a degraded answer is acceptable.</summary>
     public bool FallbackEnabled { get; set; } = true;
+
+    /// <summary>
+    /// What the fallback answers. <see cref="AvailabilityFallback.SalesTrendEstimate"/> is the
+    /// breaker-cascade incident's "expensive-fallback": every failed call runs the sales trend
+    /// report's query, and the overload moves from inventory to the database.
+    /// </summary>
+    [EnumDataType(typeof(AvailabilityFallback))]
+    public AvailabilityFallback Fallback { get; set; } = AvailabilityFallback.Unknown;
+
+    /// <summary>
+    /// One HTTP connection pool (and one pipeline: breaker, bulkhead, retry budget) for stock reads
+    /// and reservations alike. True is the breaker-cascade incident's "shared-pool": slow
+    /// reservations hold every connection and the fast reads wait behind them. False: one each.
+    /// </summary>
+    public bool SharedConnectionPool { get; set; }
+
+    /// <summary>Connections per pool (SocketsHttpHandler.MaxConnectionsPerServer), fixed when a pool is built. Zero: unlimited.</summary>
+    [Range(0, 10_000)]
+    public int MaxConnections { get; set; }
+}
+
+public enum TimeoutPlacement
+{
+    /// <summary>breaker → attempt timeout: a call cut short is a failure the breaker counts.</summary>
+    InsideBreaker,
+
+    /// <summary>attempt timeout → breaker: the breaker sees only cancellations, which it does not count.</summary>
+    OutsideBreaker,
+}
+
+public enum AvailabilityFallback
+{
+    /// <summary>"unknown", at no cost.</summary>
+    Unknown,
+
+    /// <summary>An estimate from the year's sales trend of the whole catalogue: a report's query per failed call.</summary>
+    SalesTrendEstimate,
 }
 
 [OptionsValidator]

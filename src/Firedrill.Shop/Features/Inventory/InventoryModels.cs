@@ -5,6 +5,9 @@ public sealed record Availability(long ProductId, string Sku, int? Available, st
 {
     public const string Known = "known";
     public const string Unknown = "unknown";
+
+    /// <summary>Inventory failed and the expensive fallback estimated the stock (the breaker-cascade incident's expensive-fallback).</summary>
+    public const string Estimated = "estimated";
 }
 
 internal sealed record InventoryLevel(string Sku, int Available);

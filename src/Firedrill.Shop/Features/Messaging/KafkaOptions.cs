@@ -70,6 +70,13 @@ public sealed class KafkaOptions
     /// </summary>
     public bool CommitEveryMessage { get; set; }
 
+    /// <summary>
+    /// Keep the request's W3C trace context with each outbox message, so the relay publishes it as
+    /// the <c>traceparent</c> header and the consumer's work joins the payment's trace. False is the
+    /// uncorrelated-logs incident's "no-kafka-propagation": the consumer's lines start a new trace.
+    /// </summary>
+    public bool PropagateTraceContext { get; set; } = true;
+
     /// <summary>Call the inventory service for every event applied (a handler with a downstream step per event).</summary>
     public bool DownstreamCallPerMessage { get; set; }
 

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Firedrill.ServiceDefaults.Telemetry;
 using Firedrill.Shop.Features.Inventory;
 using Firedrill.Shop.Observability;
 
@@ -21,6 +22,7 @@ internal sealed partial class LedgerHandler(
     MessagingMetrics metrics,
     IMeterFactory meters,
     TimeProvider time,
+    TraceContextMetrics traceContext,
     ILogger<LedgerHandler> logger)
 {
     // numeric(14, 2): a larger amount would fail its whole batch, every time it is read.
@@ -131,7 +133,9 @@ internal sealed partial class LedgerHandler(
         {
             // A span in the producer's trace, so that this line carries the payment request's
             // TraceId: `firedrill trace` follows a payment from the request to the ledger by it.
-            using var activity = parent == default ? null : LedgerConsumer.Source.StartActivity("ledger applied", ActivityKind.Consumer, parent);
+            // A message without trace context starts a trace of its own, which no request leads to.
+            using var activity = LedgerConsumer.Source.StartActivity("ledger applied", ActivityKind.Consumer, parent);
+            traceContext.Message(remoteParent: parent != default);
             // Remove: a second copy of an event in the same batch was not its first delivery.
             LogApplied(message.EventId, fresh.Remove(message.EventId));
         }

@@ -25,7 +25,7 @@ internal sealed class Outbox(IOptionsMonitor<KafkaOptions> options, TimeProvider
                 key = MessageKey(message, options.CurrentValue.PaymentsKey),
                 eventId = message.EventId,
                 payload = JsonSerializer.Serialize(message, JsonSerializerOptions.Web),
-                traceparent = Activity.Current?.Id,
+                traceparent = options.CurrentValue.PropagateTraceContext ? Activity.Current?.Id : null,
                 now = time.GetUtcNow().UtcDateTime,
             },
             transaction, cancellationToken: cancellationToken));
