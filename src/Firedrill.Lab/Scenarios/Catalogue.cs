@@ -32,6 +32,7 @@ public static class Catalogue
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
         ["stale-cache"] = () => new StaleCache(),
         ["shallow-health-checks"] = () => new ShallowHealthChecks(),
+        ["autoscaling-no-relief"] = () => new AutoscalingNoRelief(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

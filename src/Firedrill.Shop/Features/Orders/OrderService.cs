@@ -15,7 +15,12 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
     {
         if (!options.CurrentValue.ReserveInventory)
         {
-            return await store.PlaceAsync(customerId, lines, cancellationToken);
+            return await store.PlaceAsync(customerId, lines, whileLocked: null, cancellationToken);
+        }
+
+        if (options.CurrentValue.StockLockedAcrossInventoryCall)
+        {
+            return await PlaceHoldingStockLockAcrossInventoryCallAsync(customerId, lines, cancellationToken);
         }
 
         var skus = await store.FindSkusAsync(lines.Select(line => line.ProductId).ToArray(), cancellationToken);
@@ -37,7 +42,7 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
         PlaceOrderOutcome outcome;
         try
         {
-            outcome = await store.PlaceAsync(customerId, lines, cancellationToken);
+            outcome = await store.PlaceAsync(customerId, lines, whileLocked: null, cancellationToken);
         }
         catch
         {
@@ -51,5 +56,46 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
         }
 
         return outcome;
+    }
+
+    /// <summary>
+    /// Reproduces the autoscaling-no-relief incident (variant hot-row): the products' rows are locked
+    /// first and the inventory reservation is made while the transaction holds them, so each order
+    /// for a hot product keeps its row locked for a network round trip and the others wait in line.
+    /// </summary>
+    private async Task<PlaceOrderOutcome> PlaceHoldingStockLockAcrossInventoryCallAsync(
+        long customerId, IReadOnlyList<(long ProductId, int Quantity)> lines, CancellationToken cancellationToken)
+    {
+        var skus = await store.FindSkusAsync(lines.Select(line => line.ProductId).ToArray(), cancellationToken);
+        if (lines.FirstOrDefault(line => !skus.ContainsKey(line.ProductId)) is { ProductId: > 0 } unknown)
+        {
+            return new PlaceOrderOutcome.UnknownProduct(unknown.ProductId);
+        }
+
+        var orderRef = Guid.NewGuid().ToString("N");
+        var reserved = false;
+        try
+        {
+            var outcome = await store.PlaceAsync(customerId, lines, async token =>
+            {
+                var reservation = await inventory.ReserveAsync(
+                    orderRef, lines.Select(line => new ReservationLine(skus[line.ProductId], line.Quantity)).ToList(), token);
+                reserved = reservation == ReservationResult.Reserved;
+                return reservation;
+            }, cancellationToken);
+            if (outcome is PlaceOrderOutcome.Placed)
+            {
+                reserved = false;
+            }
+
+            return outcome;
+        }
+        finally
+        {
+            if (reserved)
+            {
+                await inventory.ReleaseAsync(orderRef);
+            }
+        }
     }
 }

@@ -15,7 +15,12 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
     /// Places an order in one short transaction: lock the products in id order (so two orders
     /// can't deadlock), check and take the stock, write the order and its lines.
     /// </summary>
-    public async Task<PlaceOrderOutcome> PlaceAsync(long customerId, IReadOnlyList<(long ProductId, int Quantity)> lines, CancellationToken cancellationToken)
+    /// <param name="whileLocked">
+    /// Null on the correct path. The hot-row defect passes the inventory reservation here, to run
+    /// while the products' rows are locked; anything but reserved abandons the order.
+    /// </param>
+    public async Task<PlaceOrderOutcome> PlaceAsync(long customerId, IReadOnlyList<(long ProductId, int Quantity)> lines,
+        Func<CancellationToken, Task<Inventory.ReservationResult>>? whileLocked, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -42,6 +47,13 @@ internal sealed class OrderStore(ShopDatabase database, TimeProvider time)
             {
                 return new PlaceOrderOutcome.InsufficientStock(productId, quantity, product.Stock);
             }
+        }
+
+        if (whileLocked is not null && await whileLocked(cancellationToken) is var reservation && reservation != Inventory.ReservationResult.Reserved)
+        {
+            return new PlaceOrderOutcome.NotReserved(reservation == Inventory.ReservationResult.InsufficientStock
+                ? "The inventory service has too little stock for this order."
+                : "The inventory service does not stock one of these products.");
         }
 
         var quantities = lines.Select(line => line.Quantity).ToArray();

@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text;
+using Firedrill.Lab.Fleet;
+using Firedrill.Lab.Load;
+
+namespace Firedrill.Lab.Scenarios.Incidents;
+
+/// <summary>
+/// SCENARIOS.md #4. The lab's HPA (the Kubernetes formula on CPU) scales the shop from one replica
+/// up to three under a steady arrival of orders for one popular product plus catalogue pages.
+/// hot-row: each order locks the product's row (SELECT … FOR UPDATE) and holds it across the call
+/// to the inventory service, so orders for it go one at a time whatever the replica count: more
+/// replicas only add holders to the lock queue and p99 keeps rising. Fixed: the reservation is
+/// made before a short transaction, nothing waits on the row for a network call, and p99 falls.
+/// </summary>
+internal sealed class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
+{
+    /// <summary>A variant: the shop settings that are on as shipped and off once fixed.</summary>
+    internal sealed record Cause(string Name, string Summary, string ShippedKey) : ScenarioVariant(Name, Summary);
+
+    private const long HotProduct = 1;
+    /// <summary>A little above what one row can take when each order holds it for a 40 ms call (about 22/s): the queue grows slowly.</summary>
+    private const double OrdersPerSecond = 26;
+    private const double PagesPerSecond = 50;
+    private const string Order = "order";
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    private static readonly AutoscalerOptions Hpa = new() { MinReplicas = 1, MaxReplicas = 3 };
+    private string _database = ".*";
+
+    public override string Id => "autoscaling-no-relief";
+
+    public override string Title => "More pods, latency still rising";
+
+    protected override IReadOnlyList<Cause> TypedVariants { get; } =
+    [
+        new("hot-row", "every order holds its product's row lock across the inventory call; more replicas, more holders in the queue",
+            "Orders:StockLockedAcrossInventoryCall"),
+    ];
+
+    public override SignalQuery KeySignal => new("shop replicas", """count(up{job="shop"} == 1)""", "Replicas the autoscaler has running.");
+
+    public override IReadOnlyList<SignalQuery> ChartSignals =>
+    [
+        new("sessions waiting for a row lock", $$"""sum(pg_locks_count{datname=~"{{_database}}", mode="sharelock"}) or vector(0)""",
+            "Transactions waiting for another transaction's row lock (postgres_exporter)."),
+    ];
+
+    public override Runbook Runbook => new(
+        "Orders get slower under load; the autoscaler adds replicas and they keep getting slower.",
+        [
+            new("Order p99 (s)", """histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{job="shop", http_request_method="POST", http_route=~"/orders/?"}[10s])))""",
+                "Rising while replicas are added: the bottleneck is not in the replicas."),
+            new("Shop replicas", KeySignal.PromQl, "The autoscaler did its job: more replicas."),
+            new("CPU per replica (cores)", """avg(sum by (service) (rate(dotnet_process_cpu_time_seconds_total{job="shop"}[5s])))""",
+                "Modest per replica: requests wait, they don't compute."),
+            new("Sessions waiting for a row lock", ChartSignals[0].PromQl, "Many, all on the same row: the orders queue in PostgreSQL."),
+            new("Active sessions of the run's database", """sum(pg_run_activity_count{state="active"})""", "Every replica's pool adds sessions to the same queue."),
+        ],
+        "Each order locks its products' rows (SELECT … FOR UPDATE) and keeps the lock while it calls the inventory service "
+        + "(Orders:StockLockedAcrossInventoryCall=true: OrderService.PlaceHoldingStockLockAcrossInventoryCallAsync in src/Firedrill.Shop/Features/Orders/OrderService.cs, "
+        + "OrderStore.PlaceAsync's whileLocked). Orders for one popular product therefore go one network round trip at a time, whatever the number of replicas; "
+        + "the HPA scales on CPU, which is not the bottleneck, and each new replica only adds sessions to the lock queue.",
+        "Remove the contention: reserve at the inventory service first, then one short transaction (Orders:StockLockedAcrossInventoryCall=false: "
+        + "OrderService.PlaceAsync's correct path), so no row is locked across a network call; scale on latency or queue depth rather than CPU.");
+
+    public override FleetOptions Fleet(FleetOptions defaults) => defaults with
+    {
+        Replicas = 1,
+        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
+        {
+            [Chosen.ShippedKey] = "true",
+            ["Jobs:InventorySyncEnabled"] = "false",
+            // A pool per replica that the shared PostgreSQL (100 connections for every fleet on the
+            // machine) can afford at three replicas; each replica still adds its sessions to the queue.
+            ["Db:MaxPoolSize"] = "10",
+        },
+    };
+
+    public override async Task SetupAsync(ScenarioContext context, CancellationToken cancellationToken)
+    {
+        _database = context.Fleet.Database;
+        // A real round trip to the inventory service, as in production: tens of milliseconds.
+        await context.Fleet.Inventory.ConfigureAsync("""{"Inventory:LatencyMs": 40, "Inventory:LatencyDistribution": "Fixed"}""", cancellationToken);
+    }
+
+    public override async Task ApplyAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
+    {
+        // Every phase starts from one replica, as the autoscaler's minimum.
+        while (context.Fleet.Shops.Count > 1)
+        {
+            await context.Fleet.RemoveReplicaAsync(context.Fleet.Shops[^1].Name, cancellationToken);
+        }
+
+        if (phase == Phases.Fixed)
+        {
+            // Deployed: the running replica and every replica the autoscaler starts from now on.
+            await context.Fleet.ConfigureShopsAsync($$"""{"{{Chosen.ShippedKey}}": false}""", cancellationToken);
+            context.Fleet.SetShopSettings(new Dictionary<string, string> { [Chosen.ShippedKey] = "false" });
+        }
+    }
+
+    public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
+    {
+        var baseline = phase == Phases.Baseline;
+        var duration = baseline
+            ? context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(3))
+            : context.Duration(TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(14));
+        await using var autoscaler = baseline ? null : HorizontalAutoscaler.Start(context.Fleet, context.Prometheus, Hpa);
+        var replicas = new List<(double Second, int Count)>();
+        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sampler = SampleReplicasAsync(context, replicas, sampling.Token);
+        var evidence = phase == Phases.Broken
+            ? context.CaptureDuringAsync(duration * 0.75, token => CaptureAsync(context, phase, token), cancellationToken)
+            : Task.CompletedTask;
+        using var client = context.GatewayClient(RequestTimeout);
+        var load = await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
+        {
+            Model = LoadModel.Open,
+            RatePerSecond = baseline ? (OrdersPerSecond + PagesPerSecond) / 4 : OrdersPerSecond + PagesPerSecond,
+            Duration = duration,
+            RequestTimeout = RequestTimeout,
+            Mix =
+            [
+                new RequestTemplate(Order, OrdersPerSecond, sequence => new HttpRequestMessage(HttpMethod.Post, "/api/orders")
+                {
+                    Content = new StringContent(string.Create(CultureInfo.InvariantCulture,
+                        $$"""{"customerId": {{1 + sequence % 100}}, "lines": [{"productId": {{HotProduct}}, "quantity": 1}]}"""), Encoding.UTF8, "application/json"),
+                }),
+                new RequestTemplate("catalog page", PagesPerSecond, sequence => new HttpRequestMessage(HttpMethod.Get,
+                    string.Create(CultureInfo.InvariantCulture, $"/api/products?page={1 + sequence % 20}&pageSize=50"))),
+            ],
+        }, context.Progress, cancellationToken);
+        await sampling.CancelAsync();
+        await sampler;
+        await evidence;
+        if (!baseline)
+        {
+            await context.Evidence.ShellAsync("The autoscaler's decisions", phase, "cat logs/autoscaler.log", cancellationToken: cancellationToken);
+        }
+
+        var top = replicas.Count == 0 ? 1 : replicas.Max(sample => sample.Count);
+        var oneUntil = replicas.FirstOrDefault(sample => sample.Count > 1).Second;
+        var topFrom = replicas.FirstOrDefault(sample => sample.Count == top).Second;
+        var p99One = MeanP99(load, second => second < Math.Max(oneUntil, 1));
+        var p99Top = MeanP99(load, second => second >= topFrom);
+        return new PhaseRun(load, new Dictionary<string, double>
+        {
+            ["top_replicas"] = top,
+            ["order_p99_one_replica_ms"] = Math.Round(p99One, 1),
+            ["order_p99_top_replicas_ms"] = Math.Round(p99Top, 1),
+            ["order_p99_top_over_one"] = Math.Round(p99Top / Math.Max(p99One, 1), 3),
+            ["order_p99_ms"] = Math.Round(load.Endpoints[Order].P99Ms, 1),
+            ["order_error_rate"] = Math.Round(load.Endpoints[Order].ErrorRate, 4),
+            ["scaling_decisions"] = autoscaler?.Decisions.Count ?? 0,
+        });
+    }
+
+    public override IReadOnlyList<CheckResult> Check(IReadOnlyDictionary<string, PhaseResult> phases)
+    {
+        var broken = phases[Phases.Broken].Signals;
+        var fix = phases[Phases.Fixed].Signals;
+        return
+        [
+            Verdict.Above("replicas the autoscaler reached", Phases.Broken, broken["top_replicas"], 1),
+            Verdict.AtLeast("order p99 at the top replica count / at one replica", Phases.Broken, broken["order_p99_top_over_one"], 1),
+            Verdict.Above("replicas the autoscaler reached", Phases.Fixed, fix["top_replicas"], 1),
+            Verdict.AtMost("order p99 at the top replica count (ms)", Phases.Fixed, fix["order_p99_top_replicas_ms"], 1000),
+        ];
+    }
+
+    /// <summary>The mean of the per-second order p99 over the seconds (of sending) that <paramref name="within"/> selects.</summary>
+    private static double MeanP99(LoadResult load, Func<double, bool> within)
+    {
+        var seconds = load.Timeline
+            .Where(second => within(second.Second) && second.Endpoints.TryGetValue(Order, out var order) && order.Requests > 0)
+            .Select(second => second.Endpoints[Order].P99Ms).ToList();
+        return seconds.Count == 0 ? 0 : seconds.Average();
+    }
+
+    private static async Task SampleReplicasAsync(ScenarioContext context, List<(double Second, int Count)> samples, CancellationToken cancellationToken)
+    {
+        var started = context.Time.GetUtcNow();
+        try
+        {
+            while (true)
+            {
+                samples.Add(((context.Time.GetUtcNow() - started).TotalSeconds, context.Fleet.Shops.Count(shop => !shop.HasExited)));
+                await Task.Delay(TimeSpan.FromMilliseconds(250), context.Time, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The phase's load is over.
+        }
+    }
+
+    /// <summary>What a DBA looks at: who waits, on what, behind whom.</summary>
+    private static async Task CaptureAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
+    {
+        await context.Evidence.PsqlAsync("Sessions of the run's database by wait (pg_stat_activity)", phase,
+            "SELECT application_name, state, wait_event_type, wait_event, count(*) AS sessions, max(now() - xact_start) AS oldest_transaction, "
+            + "left(min(query), 70) AS query FROM pg_stat_activity WHERE datname = current_database() GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC", cancellationToken);
+        await context.Evidence.PsqlAsync("Who blocks whom, and on which row (pg_locks)", phase,
+            "SELECT w.pid AS waiting, w.application_name, pg_blocking_pids(w.pid) AS blocked_by, l.locktype, l.mode, l.granted, "
+            + "left(w.query, 60) AS query FROM pg_stat_activity w JOIN pg_locks l ON l.pid = w.pid AND NOT l.granted "
+            + "WHERE w.datname = current_database() ORDER BY w.query_start LIMIT 15", cancellationToken);
+    }
+}
