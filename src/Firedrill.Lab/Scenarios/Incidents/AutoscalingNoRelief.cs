@@ -41,8 +41,8 @@ internal sealed class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
 
     public override IReadOnlyList<SignalQuery> ChartSignals =>
     [
-        new("sessions waiting for a row lock", $$"""sum(pg_locks_count{datname=~"{{_database}}", mode="sharelock"}) or vector(0)""",
-            "Transactions waiting for another transaction's row lock (postgres_exporter)."),
+        new("row locks waited on (max over 10 s)", $$"""max_over_time((sum(pg_locks_count{datname=~"{{_database}}", mode=~"accessexclusivelock|sharelock"}) or vector(0))[10s:1s])""",
+            "Tuple locks (AccessExclusive) and transaction-id waits (Share) of the run's database, postgres_exporter: the queue on the hot row."),
     ];
 
     public override Runbook Runbook => new(
@@ -53,7 +53,7 @@ internal sealed class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
             new("Shop replicas", KeySignal.PromQl, "The autoscaler did its job: more replicas."),
             new("CPU per replica (cores)", """avg(sum by (service) (rate(dotnet_process_cpu_time_seconds_total{job="shop"}[5s])))""",
                 "Modest per replica: requests wait, they don't compute."),
-            new("Sessions waiting for a row lock", ChartSignals[0].PromQl, "Many, all on the same row: the orders queue in PostgreSQL."),
+            new("Row locks waited on", ChartSignals[0].PromQl, "Many, all on the same row: the orders queue in PostgreSQL."),
             new("Active sessions of the run's database", """sum(pg_run_activity_count{state="active"})""", "Every replica's pool adds sessions to the same queue."),
         ],
         "Each order locks its products' rows (SELECT … FOR UPDATE) and keeps the lock while it calls the inventory service "
