@@ -50,7 +50,8 @@ if [ "$manage" = 1 ]; then
   # fonts-dejavu-core: the report's charts (ScottPlot) need a font to draw their labels.
   # prometheus-postgres-exporter: each fleet runs one against its database (what a DBA's dashboards read);
   # curl: the lab captures what a user would see with it, as evidence.
-  for pkg in postgresql redis-server prometheus prometheus-postgres-exporter curl fonts-dejavu-core; do
+  # kcat: the lab reads the payments topic with it, an independent reader of what the consumers applied.
+  for pkg in postgresql redis-server prometheus prometheus-postgres-exporter curl kcat fonts-dejavu-core; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -89,13 +90,17 @@ if [ "$manage" = 1 ]; then
   as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
 
   # pg_stat_statements (the top statements by time) and auto_explain (plans of slow statements in
-  # the server log) must be preloaded: set once, and PostgreSQL restarted only when it changes.
+  # the server log) must be preloaded, and a fleet holds up to 50 connections per replica (plus
+  # the tests' and the lab's own), more than the default 100 when fleets run side by side: set
+  # once, and PostgreSQL restarted only when a setting changes.
   preload=$(as_postgres "psql -tA -p $pg_port -c 'SHOW shared_preload_libraries'")
-  if ! grep -q pg_stat_statements <<<"$preload" || ! grep -q auto_explain <<<"$preload"; then
-    [ "$(id -u)" -eq 0 ] || fail "shared_preload_libraries lacks pg_stat_statements/auto_explain; as root: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements,auto_explain' and restart PostgreSQL"
-    say "preloading pg_stat_statements and auto_explain (restarting PostgreSQL once)"
+  connections=$(as_postgres "psql -tA -p $pg_port -c 'SHOW max_connections'")
+  if ! grep -q pg_stat_statements <<<"$preload" || ! grep -q auto_explain <<<"$preload" || [ "$connections" -lt 400 ]; then
+    [ "$(id -u)" -eq 0 ] || fail "PostgreSQL needs shared_preload_libraries = 'pg_stat_statements, auto_explain' and max_connections >= 400; as root: ALTER SYSTEM SET ... and restart PostgreSQL"
+    say "preloading pg_stat_statements and auto_explain, max_connections 400 (restarting PostgreSQL once)"
     as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<'SQL' >/dev/null
 ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'auto_explain';
+ALTER SYSTEM SET max_connections = 400;
 -- Loaded into this session so its settings are known to ALTER SYSTEM before the restart.
 LOAD 'auto_explain';
 ALTER SYSTEM SET auto_explain.log_min_duration = '500ms';
@@ -110,6 +115,7 @@ SQL
   # gives each replica a role of its own (dropped with the fleet), and cuts it with NOLOGIN plus
   # pg_terminate_backend (pg_signal_backend: never a superuser's session).
   as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<SQL >/dev/null
+SET client_min_messages = warning;
 DO \$\$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$pg_user') THEN
@@ -121,6 +127,7 @@ END
 \$\$;
 GRANT pg_signal_backend TO "$pg_user";
 SQL
+
   # Every new database (the lab's runs, the tests') is copied from template1, so it has
   # pg_stat_statements without each run needing a superuser; pg_read_all_stats lets the role (and
   # the fleets' postgres_exporter) read every session and statement, as a DBA's monitoring does.

@@ -7,6 +7,8 @@ cd "$root"
 
 command -v dotnet >/dev/null || { echo "test: the .NET SDK is not installed (dotnet is not on PATH)" >&2; exit 1; }
 bash eng/engines.sh
+# The .NET diagnostics tools (.config/dotnet-tools.json) the lab's evidence and 'firedrill diagnose' run.
+dotnet tool restore >/dev/null || { echo "test: dotnet tool restore failed" >&2; exit 1; }
 # shellcheck disable=SC1091
 source .firedrill/engines.env
 

@@ -1,6 +1,7 @@
 using Firedrill.Inventory;
 using Firedrill.Inventory.Faults;
 using Firedrill.Inventory.Features.Stock;
+using Firedrill.Inventory.Features.Sync;
 using Firedrill.Inventory.Observability;
 using Firedrill.ServiceDefaults;
 
@@ -9,13 +10,14 @@ builder.AddServiceDefaults("firedrill-inventory", service => service with { Mete
 builder.Services.AddInventoryOptions();
 builder.Services.AddSingleton<InventoryMetrics>();
 builder.Services.AddStock();
+builder.Services.AddSync();
 builder.Services.AddInjectedFaults();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
 app.MapServiceDefaults();
 app.MapOpenApi();
-app.MapStock().WithInjectedFaults();
+app.MapStock().MapSync().WithInjectedFaults();
 
 await app.RunAsync();
 

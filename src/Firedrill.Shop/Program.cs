@@ -10,6 +10,7 @@ using Firedrill.Shop.Http;
 using Firedrill.Shop.Features.Orders;
 using Firedrill.Shop.Features.Payments;
 using Firedrill.Shop.Observability;
+using Firedrill.Shop.WarmUp;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -28,7 +29,10 @@ builder.AddMessaging();
 builder.AddJobs();
 builder.Services.AddSingleton<ShopMetrics>();
 builder.AddSharedRequestLimit();
+builder.AddWarmUp();
 builder.Services.AddOpenApi();
+// Registered last, so it runs last: whatever no other handler took is a logged 500 problem.
+builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
 
 var app = builder.Build();
 
@@ -41,6 +45,7 @@ app.WarmUpMessaging();
 await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
 app.MapServiceDefaults();
+app.UseWarmUpTracking();
 app.UseRateLimiter();
 app.MapOpenApi();
 app.MapScalarApiReference();

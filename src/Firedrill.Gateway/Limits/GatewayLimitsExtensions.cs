@@ -11,7 +11,13 @@ public static class GatewayLimitsExtensions
         builder.Services.AddRuntimeOptions<GatewayOptions, GatewayOptionsValidator>(GatewayOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayRateLimitValidator>();
 
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestHeadersTotalSize = GatewayOptions.HeadersCeilingBytes);
+        // Kestrel reads its limits once, at start (and not from "Kestrel:Limits" in appsettings): a
+        // client that trickles its headers (slowloris) holds a connection until this, not 30 s.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestHeadersTotalSize = GatewayOptions.HeadersCeilingBytes;
+            kestrel.Limits.RequestHeadersTimeout = GatewayOptions.RequestHeadersTimeout;
+        });
 
         builder.Services.AddRequestTimeouts();
         builder.Services.AddSingleton<IConfigureOptions<RequestTimeoutOptions>, ProxyTimeoutPolicy>();

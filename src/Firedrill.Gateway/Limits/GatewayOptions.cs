@@ -17,6 +17,9 @@ public sealed class GatewayOptions
     /// </summary>
     public const int HeadersCeilingBytes = 256 * 1024;
 
+    /// <summary>How long a client may take to send its request headers, as an edge bounds slow senders (nginx's client_header_timeout).</summary>
+    public static readonly TimeSpan RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+
     /// <summary>Header names and values together; a request over it gets 431.</summary>
     [Range(1024, HeadersCeilingBytes)]
     public int MaxRequestHeadersTotalBytes { get; set; } = 32 * 1024;

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Firedrill.Lab.Cli;
 
-/// <summary>The <c>firedrill</c> command line: up, list, run, load, trace.</summary>
+/// <summary>The <c>firedrill</c> command line: up, list, run, faults, load, trace, diagnose.</summary>
 internal static class LabCommands
 {
     public static RootCommand Build()
@@ -11,8 +11,11 @@ internal static class LabCommands
         root.Subcommands.Add(UpCommand.Create());
         root.Subcommands.Add(ListCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(FaultsCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
         root.Subcommands.Add(TraceCommand.Create());
+        root.Subcommands.Add(DiagnoseCommand.Create());
+        root.Subcommands.Add(KafkaGroupCommand.Create());
         return root;
     }
 

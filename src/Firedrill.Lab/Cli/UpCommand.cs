@@ -48,6 +48,8 @@ internal static class UpCommand
         var prometheusPort = LoopbackPorts.Claim(ports.Prometheus, "prometheus", new HashSet<int>(fleet.All.Select(service => service.Address.Port)), notes);
         await using var prometheus = await PrometheusServer.StartAsync(folder, fleet.ScrapeTargets(), cancellationToken, prometheusPort);
         fleet.Changed += (changed, token) => prometheus.UpdateTargetsAsync(changed.ScrapeTargets(), token);
+        // Where 'firedrill diagnose' finds each service's pid; removed when the fleet stops.
+        await using var fleetFile = await FleetFile.PublishAsync(folder, fleet, cancellationToken);
 
         if (json)
         {

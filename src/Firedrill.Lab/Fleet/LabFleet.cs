@@ -22,6 +22,9 @@ public sealed record FleetOptions
 
     public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>A database to copy instead of starting empty (e.g. <see cref="OrdersTemplate"/>'s million orders).</summary>
+    public string? DatabaseTemplate { get; init; }
+
     /// <summary>Well-known ports (<c>firedrill up</c>); null: any free port for every service.</summary>
     public PortPlan? Ports { get; init; }
 
@@ -95,8 +98,16 @@ public sealed class LabFleet : IAsyncDisposable
         await using (var admin = new NpgsqlConnection(options.PostgresAdmin))
         {
             await admin.OpenAsync(cancellationToken);
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
-            await create.ExecuteNonQueryAsync(cancellationToken);
+            if (options.DatabaseTemplate is { } template)
+            {
+                progress?.Report($"database {database}: a copy of {template}");
+                await OrdersTemplate.CloneAsync(admin, template, database, cancellationToken);
+            }
+            else
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", admin);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
 
         var kafka = options.KafkaBootstrapServers is null ? KafkaHost.StartMock() : null;
@@ -212,7 +223,7 @@ public sealed class LabFleet : IAsyncDisposable
     /// database's exporter (job <c>postgres</c>, service <c>postgres-exporter</c>).
     /// </summary>
     public IReadOnlyList<Prometheus.ScrapeTarget> ScrapeTargets() =>
-        All.Select(service => new Prometheus.ScrapeTarget(
+        All.Where(service => service.IsListening).Select(service => new Prometheus.ScrapeTarget(
                 service.Project.Replace("Firedrill.", "", StringComparison.Ordinal).ToLowerInvariant(),
                 service.Address.Authority,
                 new Dictionary<string, string> { ["service"] = service.Name }))

@@ -102,13 +102,16 @@ public sealed class ReplicaIdentities : IAsyncDisposable
     public string RedisConnection(Identity identity) => $"{_redis},user={identity.Name},password={identity.Password}";
 
     /// <summary>The replica's role may no longer log in, and its sessions are terminated: its database is gone for it alone.</summary>
-    public Task CutDatabaseAsync(string replica, CancellationToken cancellationToken)
+    public async Task CutDatabaseAsync(string replica, CancellationToken cancellationToken)
     {
         var name = Known(replica).Name;
-        return PostgresAsync($"""
-            ALTER ROLE "{name}" NOLOGIN;
-            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{name}';
-            """, cancellationToken);
+        await PostgresAsync($"""ALTER ROLE "{name}" NOLOGIN;""", cancellationToken);
+        // Twice: a session that authenticated just before NOLOGIN may not be listed yet the first time.
+        for (var round = 0; round < 2; round++)
+        {
+            await PostgresAsync($"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{name}';", cancellationToken);
+            await Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken);
+        }
     }
 
     public Task RestoreDatabaseAsync(string replica, CancellationToken cancellationToken) =>

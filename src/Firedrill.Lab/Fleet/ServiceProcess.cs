@@ -10,27 +10,37 @@ namespace Firedrill.Lab.Fleet;
 /// loopback port, in lab mode with the run's token. Its output (JSON log lines) goes to a file
 /// in the run's folder. It watches the lab's pid and exits if the lab dies.
 /// </summary>
-public sealed class ServiceProcess : IAsyncDisposable
+public sealed partial class ServiceProcess : IAsyncDisposable
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Process _process;
     private readonly StreamWriter _log;
     private readonly string _token;
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private HttpClient? _client;
 
-    private ServiceProcess(string name, string project, Uri address, Process process, StreamWriter log, string token)
+    private ServiceProcess(string name, string project, Process process, StreamWriter log, string token)
     {
-        (Name, Project, Address, _process, _log, _token) = (name, project, address, process, log, token);
-        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        (Name, Project, _process, _log, _token) = (name, project, process, log, token);
     }
 
     public string Name { get; }
 
     public string Project { get; }
 
-    public Uri Address { get; }
+    /// <summary>
+    /// Where it listens, as Kestrel reported it once bound (known by the time
+    /// <see cref="WaitReadyAsync"/> returns).
+    /// </summary>
+    public Uri Address => _listening.Task.IsCompletedSuccessfully
+        ? _listening.Task.Result
+        : throw new InvalidOperationException($"{Name} is not listening yet; await WaitReadyAsync first.");
 
     public int Pid => _process.Id;
+
+    /// <summary>Its address is known (it has bound its port).</summary>
+    public bool IsListening => _listening.Task.IsCompletedSuccessfully;
 
     /// <summary>The folder it runs from: its ReadyToRun publish, or its build output when that is newer.</summary>
     public string Folder => _process.StartInfo.WorkingDirectory;
@@ -38,19 +48,22 @@ public sealed class ServiceProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>A client for the service's own endpoints (health, metrics, control), never for load.</summary>
-    public HttpClient Client { get; }
+    public HttpClient Client => _client ??= new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
 
-    /// <param name="port">Where it listens; null: any free port (a restarted replica keeps its own).</param>
+    /// <param name="port">
+    /// Where it listens; null: a port Kestrel picks when it binds (port 0), read back from its log.
+    /// A port picked by the lab and released before the service binds it could be taken in between
+    /// by another fleet's service, and the lab would then talk to the wrong process.
+    /// </param>
     public static ServiceProcess Start(string name, string project, string logFolder, string token, IReadOnlyDictionary<string, string> settings, int? port = null)
     {
-        port ??= LoopbackPorts.Free();
         var dll = Path.Combine(ServiceFolder(project), project + ".dll");
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{project} is not built ({dll} is missing); run ./firedrill, which builds it.");
         }
 
-        var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
+        var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port ?? 0}"])
         {
             WorkingDirectory = Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
@@ -66,14 +79,41 @@ public sealed class ServiceProcess : IAsyncDisposable
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
+        // The line the bound address is read from, whatever levels a scenario sets.
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         var log = new StreamWriter(Path.Combine(logFolder, name + ".log"), append: true, Encoding.UTF8) { AutoFlush = true };
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {project}.");
-        process.OutputDataReceived += (_, line) => Write(log, line.Data);
-        process.ErrorDataReceived += (_, line) => Write(log, line.Data);
+        var process = new Process { StartInfo = start };
+        var service = new ServiceProcess(name, project, process, log, token);
+        if (port is { } chosen)
+        {
+            // A port of the lab's choosing is known now; if it is taken, the service exits and says so.
+            service._listening.TrySetResult(new Uri($"http://127.0.0.1:{chosen.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
+        }
+
+        process.OutputDataReceived += (_, line) => service.Read(line.Data);
+        process.ErrorDataReceived += (_, line) => service.Read(line.Data);
+        if (!process.Start())
+        {
+            throw new InvalidOperationException($"Could not start {project}.");
+        }
+
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ServiceProcess(name, project, new Uri($"http://127.0.0.1:{port}"), process, log, token);
+        return service;
     }
+
+    private void Read(string? line)
+    {
+        Write(_log, line);
+        if (line is not null && !_listening.Task.IsCompleted && ListeningOn().Match(line) is { Success: true } match)
+        {
+            _listening.TrySetResult(new Uri(match.Groups[1].Value));
+        }
+    }
+
+    /// <summary>ASP.NET Core's "Now listening on: http://127.0.0.1:PORT", plain or in a JSON log line.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial System.Text.RegularExpressions.Regex ListeningOn();
 
     private static void Write(StreamWriter log, string? line)
     {
@@ -91,6 +131,22 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task WaitReadyAsync(CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + ReadyTimeout;
+        while (!_listening.Task.IsCompleted)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode} while starting; see its log.");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{Name} did not start listening within {ReadyTimeout.TotalSeconds} s; see its log.");
+            }
+
+            await Task.WhenAny(_listening.Task, Task.Delay(25, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
@@ -146,12 +202,15 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         await KillAsync();
         _process.Dispose();
-        Client.Dispose();
+        _client?.Dispose();
         lock (_log)
         {
             _log.Dispose();
         }
     }
+
+    /// <summary>The service's assembly, where the fleet would start it from.</summary>
+    internal static string DllPath(string project) => Path.Combine(ServiceFolder(project), project + ".dll");
 
     private static string ServiceFolder(string project)
     {

@@ -65,7 +65,7 @@ public sealed class PrometheusServer : IAsyncDisposable
             // The free port is only free until someone else binds it; a lost race shows as an early exit, so retry.
             for (var attempt = 1; ; attempt++)
             {
-                var port = attempt == 1 && preferredPort is { } preferred ? preferred : FreeLoopbackPort();
+                var port = attempt == 1 && preferredPort is { } preferred ? preferred : Fleet.LoopbackPorts.Free();
                 var process = Spawn(executable, configFile, runFolder, storage, port, log);
                 var server = new PrometheusServer(process, log, new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/"), targetsFile);
                 try
@@ -206,12 +206,5 @@ public sealed class PrometheusServer : IAsyncDisposable
         {
             // Already exited.
         }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

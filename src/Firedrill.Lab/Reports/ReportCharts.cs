@@ -31,36 +31,42 @@ internal static class ReportCharts
         return PreferredSans.FirstOrDefault(installed.Contains);
     });
 
-    public static ChartFiles Write(string folder, string name, ScenarioReport report)
+    public static ChartFiles Write(string folder, string name, ScenarioReport report) =>
+        Write(folder, name, report.Scenario, report.Timeline, report.KeySignal, report.ChartSignals);
+
+    /// <summary>
+    /// The same two charts for any per-second timeline (a fault's, whose "phases" are its stages):
+    /// <paramref name="keySignal"/> and <paramref name="chartSignals"/> are keys of its points' signals.
+    /// </summary>
+    public static ChartFiles Write(string folder, string name, string title, IReadOnlyList<TimelinePoint> timeline, string? keySignal, IReadOnlyList<string> chartSignals)
     {
-        // No timeline (a scenario that failed before measuring): no chart rather than an empty one.
-        if (report.Timeline.Count == 0)
+        // No timeline (a run that failed before measuring): no chart rather than an empty one.
+        if (timeline.Count == 0)
         {
             return ChartFiles.None;
         }
 
         Directory.CreateDirectory(Path.Combine(folder, Folder));
         var latency = $"{Folder}/{name}-latency.png";
-        using (var plot = Latency(report))
+        using (var plot = Latency(title, timeline))
         {
             plot.SavePng(Path.Combine(folder, latency), Width, Height);
         }
 
         string? signal = null;
-        if (report.KeySignal is { } key && report.Timeline.Any(point => point.Signals.ContainsKey(key)))
+        if (keySignal is { } key && timeline.Any(point => point.Signals.ContainsKey(key)))
         {
             signal = $"{Folder}/{name}-signal.png";
-            using var plot = Signal(report, [key, .. report.ChartSignals]);
+            using var plot = Signal(title, timeline, [key, .. chartSignals]);
             plot.SavePng(Path.Combine(folder, signal), Width, Height);
         }
 
         return new ChartFiles(latency, signal);
     }
 
-    private static Plot Latency(ScenarioReport report)
+    private static Plot Latency(string title, IReadOnlyList<TimelinePoint> timeline)
     {
-        var plot = NewPlot($"{report.Scenario}: latency and errors", "latency (ms)");
-        var timeline = report.Timeline;
+        var plot = NewPlot($"{title}: latency and errors", "latency (ms)");
         Line(plot, timeline, point => point.P50Ms, "p50 ms", Colors.SteelBlue);
         Line(plot, timeline, point => point.P99Ms, "p99 ms", Colors.DarkOrange);
         var errors = Line(plot, timeline, point => point.ErrorRate * 100, "error rate % (right axis)", Colors.Crimson);
@@ -80,10 +86,9 @@ internal static class ReportCharts
     private static readonly Color[] SignalColors = [Colors.SeaGreen, Colors.Crimson, Colors.SteelBlue, Colors.DarkOrange, Colors.Purple];
 
     /// <summary>The key signal (first) and the scenario's other chart signals, on one axis.</summary>
-    private static Plot Signal(ScenarioReport report, IReadOnlyList<string> keys)
+    private static Plot Signal(string title, IReadOnlyList<TimelinePoint> timeline, IReadOnlyList<string> keys)
     {
-        var plot = NewPlot($"{report.Scenario}: {keys[0]}", keys.Count == 1 ? keys[0] : "value");
-        var timeline = report.Timeline;
+        var plot = NewPlot($"{title}: {keys[0]}", keys.Count == 1 ? keys[0] : "value");
         var all = new List<double>();
         for (var i = 0; i < keys.Count; i++)
         {

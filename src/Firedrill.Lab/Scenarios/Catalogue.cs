@@ -31,7 +31,14 @@ public static class Catalogue
         ["duplicate-payments"] = () => new DuplicatePayments(),
         ["slow-downstream-cascade"] = () => new SlowDownstreamCascade(),
         ["stale-cache"] = () => new StaleCache(),
+        ["thread-pool-starvation"] = () => new ThreadPoolStarvation(),
+        ["memory-growth"] = () => new MemoryGrowth(),
+        ["kafka-consumer-lag"] = () => new KafkaConsumerLag(),
+        ["duplicate-scheduled-job"] = () => new DuplicateScheduledJob(),
         ["shallow-health-checks"] = () => new ShallowHealthChecks(),
+        ["db-pool-exhaustion"] = () => new DbPoolExhaustion(),
+        ["random-500s"] = () => new Random500s(),
+        ["slow-in-production"] = () => new SlowInProduction(),
         ["autoscaling-no-relief"] = () => new AutoscalingNoRelief(),
     };
 

@@ -49,6 +49,13 @@ public abstract class Scenario
     /// <summary>The fleet this scenario runs on, starting from the lab's defaults.</summary>
     public virtual FleetOptions Fleet(FleetOptions defaults) => defaults;
 
+    /// <summary>
+    /// Before the fleet starts: what it must start from (a template database to copy, say),
+    /// reported through <paramref name="progress"/> when it takes long.
+    /// </summary>
+    public virtual Task<FleetOptions> PrepareAsync(FleetOptions options, IProgress<string> progress, CancellationToken cancellationToken) =>
+        Task.FromResult(options);
+
     /// <summary>Once, before the baseline: data the phases need (orders to pay, say).</summary>
     public virtual Task SetupAsync(ScenarioContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -120,6 +127,9 @@ public sealed class ScenarioContext
 
     /// <summary>State a scenario keeps between its phases (orders created in setup, say).</summary>
     public Dictionary<string, object> Items { get; } = [];
+
+    /// <summary>What a scenario started beside the fleet (another replica, another database): disposed by the runner after the run, last first.</summary>
+    public List<IAsyncDisposable> Resources { get; } = [];
 
     public TimeSpan Duration(TimeSpan normal, TimeSpan quick) => Quick ? quick : normal;
 

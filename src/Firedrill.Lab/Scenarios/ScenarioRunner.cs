@@ -23,6 +23,7 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
         try
         {
             var options = scenario.Fleet(fleetDefaults with { RunFolder = Path.Combine(fleetDefaults.RunFolder, scenario.Id) });
+            options = await scenario.PrepareAsync(options, new Progress<string>(step => Report(scenario, step)), cancellationToken);
             Report(scenario, "starting the fleet");
             await using var fleet = await LabFleet.StartAsync(options, new Progress<string>(step => Report(scenario, $"starting {step}")), cancellationToken);
             await using var prometheus = await PrometheusServer.StartAsync(options.RunFolder, fleet.ScrapeTargets(), cancellationToken);
@@ -38,23 +39,27 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
                 Evidence = new EvidenceCapture(fleet.DatabaseConnection, options.RunFolder),
             };
             evidence = context.Evidence;
+            await using var resources = new Resources(context.Resources);
 
             Report(scenario, "setup");
             await scenario.SetupAsync(context, cancellationToken);
             Report(scenario, "warm-up");
             await Task.WhenAll(scenario.WarmUpAsync(context, cancellationToken), WaitForScrapesAsync(context, fleet.ScrapeTargets().Count, cancellationToken));
             var runStart = time.GetUtcNow();
-            var offset = 0.0;
             var runs = new List<(string Phase, PhaseRun Run, double Offset)>();
             foreach (var phase in Phases.All)
             {
                 Report(scenario, phase);
                 await scenario.ApplyAsync(context, phase, cancellationToken);
+                // Each phase is placed on the chart where it ran on the wall clock, the clock the
+                // Prometheus series are read on: switching the fix in, draining stragglers or
+                // capturing evidence between phases shows as a gap instead of shifting the phases
+                // out of line with the signals.
+                var offset = Math.Floor((time.GetUtcNow() - runStart).TotalSeconds);
                 var run = await scenario.DriveAsync(context, phase, cancellationToken);
                 run = await AtPhaseEndAsync(scenario, context, phase, run, values, cancellationToken);
                 phases[phase] = PhaseSummary.ToPhaseResult(run);
                 runs.Add((phase, run, offset));
-                offset += Math.Ceiling(run.Load.Elapsed.TotalSeconds);
             }
 
             var series = await ChartSeriesAsync(scenario, context, runStart, cancellationToken);
@@ -142,6 +147,18 @@ public sealed class ScenarioRunner(FleetOptions fleetDefaults, bool quick, TimeP
     }
 
     private void Report(Scenario scenario, string step) => Progress?.Invoke(scenario.Id, step, null);
+
+    /// <summary>Disposes what a scenario started beside the fleet, last first, before the fleet itself goes.</summary>
+    private sealed class Resources(List<IAsyncDisposable> resources) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            for (var i = resources.Count - 1; i >= 0; i--)
+            {
+                await resources[i].DisposeAsync();
+            }
+        }
+    }
 
     private static ScenarioReport Build(Scenario scenario, string verdict, Dictionary<string, PhaseResult> phases, IReadOnlyList<CheckResult> checks,
         List<TimelinePoint> timeline, Dictionary<string, Dictionary<string, double?>> values, EvidenceCapture? evidence, string? error)

@@ -18,6 +18,14 @@ internal static class ProblemDetailsExtensions
         });
         services.AddExceptionHandler<BadRequestExceptionHandler>();
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        // Bodies are read strictly: a property no endpoint declares (mass assignment, OWASP API3:2023)
+        // or one given twice (JSON parameter pollution: which copy wins differs between parsers) is a
+        // 400 naming it, never silently dropped or overwritten.
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
+            options.SerializerOptions.AllowDuplicateProperties = false;
+        });
         return services;
     }
 }

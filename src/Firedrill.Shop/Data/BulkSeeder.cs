@@ -12,15 +12,27 @@ internal sealed partial class BulkSeeder(ShopDatabase database, TimeProvider tim
 {
     public const int MaxOrders = 10_000_000;
 
-    public async Task SeedOrdersAsync(int count, IProgress<int>? progress, CancellationToken cancellationToken)
+    public const int MaxCustomers = 1_000_000;
+
+    /// <summary>Writes <paramref name="count"/> orders with their lines, spread over at least <paramref name="customers"/> customers (added if missing).</summary>
+    /// <param name="progress">Orders written so far, every 100,000; then count + the orders whose lines are written.</param>
+    public async Task SeedOrdersAsync(int count, IProgress<int>? progress, CancellationToken cancellationToken, int customers = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxOrders);
+        ArgumentOutOfRangeException.ThrowIfNegative(customers);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(customers, MaxCustomers);
 
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        // A production-sized history needs production-many customers: each one's orders are then a thin slice of the table.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO customers (id, name, email)
+            SELECT i, 'Customer ' || i, 'customer' || i || '@example.test'
+            FROM generate_series((SELECT coalesce(max(id), 0) + 1 FROM customers), @customers) AS i
+            """, new { customers = (long)customers }, cancellationToken: cancellationToken));
         var prices = (await connection.QueryAsync<decimal>(new CommandDefinition("SELECT price FROM products ORDER BY id", cancellationToken: cancellationToken))).ToArray();
-        var customers = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM customers", cancellationToken: cancellationToken));
-        if (prices.Length == 0 || customers == 0)
+        var customerCount = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM customers", cancellationToken: cancellationToken));
+        if (prices.Length == 0 || customerCount == 0)
         {
             throw new InvalidOperationException("The catalogue is empty: start the shop once so it migrates and seeds the database.");
         }
@@ -45,7 +57,7 @@ internal sealed partial class BulkSeeder(ShopDatabase database, TimeProvider tim
 
                 await orders.StartRowAsync(cancellationToken);
                 await orders.WriteAsync(firstId + i, NpgsqlDbType.Bigint, cancellationToken);
-                await orders.WriteAsync(1 + others.NextInt64(customers), NpgsqlDbType.Bigint, cancellationToken);
+                await orders.WriteAsync(1 + others.NextInt64(customerCount), NpgsqlDbType.Bigint, cancellationToken);
                 await orders.WriteAsync("placed", NpgsqlDbType.Text, cancellationToken);
                 await orders.WriteAsync(total, NpgsqlDbType.Numeric, cancellationToken);
                 await orders.WriteAsync(createdAt.AddSeconds(-others.Next(90 * 24 * 3600)), NpgsqlDbType.TimestampTz, cancellationToken);
@@ -73,6 +85,11 @@ internal sealed partial class BulkSeeder(ShopDatabase database, TimeProvider tim
                     await lines.WriteAsync(quantity, NpgsqlDbType.Integer, cancellationToken);
                     await lines.WriteAsync(prices[productId - 1], NpgsqlDbType.Numeric, cancellationToken);
                     lineCount++;
+                }
+
+                if ((i + 1) % 100_000 == 0)
+                {
+                    progress?.Report(count + i + 1);
                 }
             }
 

@@ -19,6 +19,7 @@ internal sealed class ShopDatabase : IDisposable
     private readonly Observability.ShopMetrics _metrics;
     private readonly IDisposable? _subscription;
     private NpgsqlDataSource _current;
+    private int _generation;
 
     public ShopDatabase(IConfiguration configuration, IOptionsMonitor<DbOptions> options, ILoggerFactory loggers, TimeProvider time, Observability.ShopMetrics metrics)
     {
@@ -80,7 +81,13 @@ internal sealed class ShopDatabase : IDisposable
             // Kept so migrations and the bulk seeder can open their own connections.
             PersistSecurityInfo = true,
         };
-        return new NpgsqlDataSourceBuilder(connection.ConnectionString).UseLoggerFactory(_loggers).Build();
+        var builder = new NpgsqlDataSourceBuilder(connection.ConnectionString).UseLoggerFactory(_loggers);
+        // Npgsql's metrics tag each pool with its name, by default the connection string. DbUp's own
+        // pool (the migrations) shares that string, and two pools under one name overwrite each
+        // other's gauges: the shop's pool looked idle while every connection was in use. A name of
+        // its own per generation keeps a rebuilt pool apart from the one it retires.
+        builder.Name = $"{_applicationName} pool {Interlocked.Increment(ref _generation)}";
+        return builder.Build();
     }
 
     private void Rebuild(DbOptions options)

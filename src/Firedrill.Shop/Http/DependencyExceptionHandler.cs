@@ -1,30 +1,44 @@
+using Firedrill.Shop.Data;
 using Firedrill.Shop.Features.Inventory;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Firedrill.Shop.Http;
 
-/// <summary>A dependency that could not answer is a 503 for the caller, not a 500.</summary>
-internal sealed class DependencyExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+/// <summary>
+/// A dependency that could not answer is a 503 for the caller, not a 500: inventory down or shed,
+/// or no pooled database connection within <c>Db:AcquireTimeoutSeconds</c> (logged, so the
+/// problem's trace id finds the reason in the logs).
+/// </summary>
+internal sealed partial class DependencyExceptionHandler(IProblemDetailsService problems, ILogger<DependencyExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is not InventoryUnavailableException unavailable)
+        ProblemDetails problem;
+        if (exception is InventoryUnavailableException unavailable)
+        {
+            problem = new ProblemDetails { Title = "Inventory unavailable", Detail = unavailable.Message };
+        }
+        else if (ShopDatabase.IsPoolTimeout(exception))
+        {
+            LogPoolTimeout(httpContext.Request.Method, httpContext.Request.Path, exception.Message);
+            problem = new ProblemDetails
+            {
+                Title = "Database busy",
+                Detail = "No database connection came free in time; retry shortly.",
+            };
+            httpContext.Response.Headers.RetryAfter = "1";
+        }
+        else
         {
             return false;
         }
 
+        problem.Status = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Inventory unavailable",
-                Detail = unavailable.Message,
-            },
-            Exception = exception,
-        });
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "{Method} {Path} answered 503: no pooled database connection within the acquisition timeout ({Reason})")]
+    private partial void LogPoolTimeout(string method, string path, string reason);
 }

@@ -7,6 +7,7 @@ namespace Firedrill.Lab.Tests.Load;
 /// A handler that ignores cancellation: the generator's own timeout cannot end its requests, so
 /// the run must stop waiting at its bound and still count every request it sent.
 /// </summary>
+[Collection(LoadServerGroup.Name)]
 public sealed class LoadStragglerTests
 {
     [Theory]

@@ -14,6 +14,9 @@ public sealed class CliTests
     [InlineData("run", "duplicate-payments", "slow-downstream-cascade", "--variant", "late-answer")]
     [InlineData("up", "--replicas", "0")]
     [InlineData("trace", "not-a-trace-id")]
+    [InlineData("diagnose", "shop-1", "not-a-view")]
+    [InlineData("diagnose", "shop-1")]
+    [InlineData("diagnose", "shop-1", "stacks")]
     public async Task Cli_BadInput_ExitsNonZeroWithOneClearLine(params string[] args)
     {
         var (exitCode, output) = await LabCli.RunAsync(LabDefaults.TempFolder(), args);

@@ -7,19 +7,7 @@ internal static class LabCli
 {
     public static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, params string[] args)
     {
-        // The lab's own build output (artifacts/bin/Firedrill.Lab/<configuration>), beside this assembly's.
-        var mine = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var dll = Path.Combine(mine.Parent!.Parent!.FullName, "Firedrill.Lab", mine.Name, "firedrill.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, .. args])
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["ConnectionStrings__Postgres"] = Engines.Postgres;
-        start.Environment["ConnectionStrings__Redis"] = Engines.Redis;
-        start.Environment["FIREDRILL_RUNS"] = workingDirectory;
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(StartInfo(workingDirectory, args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -34,5 +22,23 @@ internal static class LabCli
         }
 
         return (process.ExitCode, await stdout + await stderr);
+    }
+
+    /// <summary>The CLI's command line, its runs under <paramref name="workingDirectory"/>, its output redirected.</summary>
+    public static ProcessStartInfo StartInfo(string workingDirectory, params string[] args)
+    {
+        // The lab's own build output (artifacts/bin/Firedrill.Lab/<configuration>), beside this assembly's.
+        var mine = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var dll = Path.Combine(mine.Parent!.Parent!.FullName, "Firedrill.Lab", mine.Name, "firedrill.dll");
+        var start = new ProcessStartInfo("dotnet", [dll, .. args])
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["ConnectionStrings__Postgres"] = Engines.Postgres;
+        start.Environment["ConnectionStrings__Redis"] = Engines.Redis;
+        start.Environment["FIREDRILL_RUNS"] = workingDirectory;
+        return start;
     }
 }

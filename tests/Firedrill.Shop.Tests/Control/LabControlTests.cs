@@ -82,6 +82,13 @@ public sealed class LabControlTests : IAsyncLifetime
     [InlineData("""[1, 2]""")]
     [InlineData("""{"Catalog:MaxPageSize": {"nested": 1}}""")]
     [InlineData("""{"Catalog:MaxPageSize": """)]
+    [InlineData("""{"Kafka:MaxPollInterval": "00:00:04", "Kafka:SessionTimeout": "00:00:05"}""")]
+    [InlineData("""{"Kafka:HandlerParallelism": 0}""")]
+    [InlineData("""{"Kafka:PaymentsKey": "Sku"}""")]
+    [InlineData("""{"Kafka:ConsumersPerReplica": 9}""")]
+    [InlineData("""{"Jobs:InventorySyncJitter": "00:00:06"}""")]
+    [InlineData("""{"Jobs:LockAtLeast": "00:01:00"}""")]
+    [InlineData("""{"Jobs:Lock": "Advisory"}""")]
     public async Task Config_InvalidOverride_Returns400AndKeepsThePreviousValues(string json)
     {
         await using var shop = LabShop();

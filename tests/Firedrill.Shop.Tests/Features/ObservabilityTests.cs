@@ -20,6 +20,27 @@ public sealed class ObservabilityTests(ShopFixture fixture) : IClassFixture<Shop
         Assert.Contains("dotnet_gc_", metrics, StringComparison.Ordinal);
     }
 
+    /// <summary>What memory-growth and thread-pool-starvation read in Prometheus: the runtime's own System.Runtime meter.</summary>
+    [Theory]
+    [InlineData("dotnet_gc_last_collection_heap_size_bytes{")]
+    [InlineData("dotnet_gc_collections_total{")]
+    [InlineData("dotnet_process_memory_working_set_bytes{")]
+    [InlineData("dotnet_thread_pool_thread_count_total{")]
+    [InlineData("dotnet_thread_pool_queue_length_total{")]
+    [InlineData("dotnet_monitor_lock_contentions_total{")]
+    [InlineData("dotnet_process_cpu_time_seconds_total{")]
+    [InlineData("dotnet_process_cpu_count{")]
+    public async Task Metrics_ExposeTheRuntimeMeter(string series)
+    {
+        // A collection first: the heap-after-GC gauges describe the last one.
+        GC.Collect();
+        await fixture.Client.GetAsync("/products/1");
+
+        var metrics = await fixture.Client.GetStringAsync("/metrics");
+
+        Assert.Contains(series, metrics, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Problem_CarriesTheW3CTraceIdOfTheRequest()
     {

@@ -13,16 +13,24 @@ namespace Firedrill.Lab.Scenarios.Incidents;
 /// replicas only add holders to the lock queue and p99 keeps rising. Fixed: the reservation is
 /// made before a short transaction, nothing waits on the row for a network call, and p99 falls.
 /// </summary>
-internal sealed class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
+internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
 {
-    /// <summary>A variant: the shop settings that are on as shipped and off once fixed.</summary>
-    internal sealed record Cause(string Name, string Summary, string ShippedKey) : ScenarioVariant(Name, Summary);
+    /// <summary>
+    /// A variant: the shop setting that is on as shipped and off once fixed, the settings the
+    /// variant's fleet needs besides, and its traffic (orders for one hot product, or reads only).
+    /// </summary>
+    internal sealed record Cause(string Name, string Summary, string ShippedKey, IReadOnlyDictionary<string, string> Settings, bool Orders)
+        : ScenarioVariant(Name, Summary);
 
     private const long HotProduct = 1;
     /// <summary>A little above what one row can take when each order holds it for a 40 ms call (about 22/s): the queue grows slowly.</summary>
     private const double OrdersPerSecond = 26;
     private const double PagesPerSecond = 50;
     private const string Order = "order";
+    private const string ProductPage = "catalog page";
+    /// <summary>cold-replicas: reads only, enough for the CPU-based HPA to scale one replica to three.</summary>
+    private const double ReadsPerSecond = 80;
+    private static readonly TimeSpan JoinedWindow = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
     private static readonly AutoscalerOptions Hpa = new() { MinReplicas = 1, MaxReplicas = 3 };
     private string _database = ".*";
@@ -34,39 +42,17 @@ internal sealed class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
     protected override IReadOnlyList<Cause> TypedVariants { get; } =
     [
         new("hot-row", "every order holds its product's row lock across the inventory call; more replicas, more holders in the queue",
-            "Orders:StockLockedAcrossInventoryCall"),
+            "Orders:StockLockedAcrossInventoryCall", new Dictionary<string, string>(), Orders: true),
+        new("cold-replicas", "new replicas are ready before their warm-up: each scale-up puts cold replicas in rotation",
+            "WarmUp:ReadyBeforeWarmUp", new Dictionary<string, string> { ["WarmUp:Enabled"] = "true" }, Orders: false),
     ];
 
-    public override SignalQuery KeySignal => new("shop replicas", """count(up{job="shop"} == 1)""", "Replicas the autoscaler has running.");
-
-    public override IReadOnlyList<SignalQuery> ChartSignals =>
-    [
-        new("row locks waited on (max over 10 s)", $$"""max_over_time((sum(pg_locks_count{datname=~"{{_database}}", mode=~"accessexclusivelock|sharelock"}) or vector(0))[10s:1s])""",
-            "Tuple locks (AccessExclusive) and transaction-id waits (Share) of the run's database, postgres_exporter: the queue on the hot row."),
-    ];
-
-    public override Runbook Runbook => new(
-        "Orders get slower under load; the autoscaler adds replicas and they keep getting slower.",
-        [
-            new("Order p99 (s)", """histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{job="shop", http_request_method="POST", http_route=~"/orders/?"}[10s])))""",
-                "Rising while replicas are added: the bottleneck is not in the replicas."),
-            new("Shop replicas", KeySignal.PromQl, "The autoscaler did its job: more replicas."),
-            new("CPU per replica (cores)", """avg(sum by (service) (rate(dotnet_process_cpu_time_seconds_total{job="shop"}[5s])))""",
-                "Modest per replica: requests wait, they don't compute."),
-            new("Row locks waited on", ChartSignals[0].PromQl, "Many, all on the same row: the orders queue in PostgreSQL."),
-            new("Active sessions of the run's database", """sum(pg_run_activity_count{state="active"})""", "Every replica's pool adds sessions to the same queue."),
-        ],
-        "Each order locks its products' rows (SELECT … FOR UPDATE) and keeps the lock while it calls the inventory service "
-        + "(Orders:StockLockedAcrossInventoryCall=true: OrderService.PlaceHoldingStockLockAcrossInventoryCallAsync in src/Firedrill.Shop/Features/Orders/OrderService.cs, "
-        + "OrderStore.PlaceAsync's whileLocked). Orders for one popular product therefore go one network round trip at a time, whatever the number of replicas; "
-        + "the HPA scales on CPU, which is not the bottleneck, and each new replica only adds sessions to the lock queue.",
-        "Remove the contention: reserve at the inventory service first, then one short transaction (Orders:StockLockedAcrossInventoryCall=false: "
-        + "OrderService.PlaceAsync's correct path), so no row is locked across a network call; scale on latency or queue depth rather than CPU.");
+    private bool Cold => !Chosen.Orders;
 
     public override FleetOptions Fleet(FleetOptions defaults) => defaults with
     {
         Replicas = 1,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
+        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings.Concat(Chosen.Settings))
         {
             [Chosen.ShippedKey] = "true",
             ["Jobs:InventorySyncEnabled"] = "false",
@@ -116,19 +102,10 @@ internal sealed class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
         var load = await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
         {
             Model = LoadModel.Open,
-            RatePerSecond = baseline ? (OrdersPerSecond + PagesPerSecond) / 4 : OrdersPerSecond + PagesPerSecond,
+            RatePerSecond = (baseline ? 0.25 : 1) * (Cold ? ReadsPerSecond : OrdersPerSecond + PagesPerSecond),
             Duration = duration,
             RequestTimeout = RequestTimeout,
-            Mix =
-            [
-                new RequestTemplate(Order, OrdersPerSecond, sequence => new HttpRequestMessage(HttpMethod.Post, "/api/orders")
-                {
-                    Content = new StringContent(string.Create(CultureInfo.InvariantCulture,
-                        $$"""{"customerId": {{1 + sequence % 100}}, "lines": [{"productId": {{HotProduct}}, "quantity": 1}]}"""), Encoding.UTF8, "application/json"),
-                }),
-                new RequestTemplate("catalog page", PagesPerSecond, sequence => new HttpRequestMessage(HttpMethod.Get,
-                    string.Create(CultureInfo.InvariantCulture, $"/api/products?page={1 + sequence % 20}&pageSize=50"))),
-            ],
+            Mix = Cold ? ReadMix : OrderMix,
         }, context.Progress, cancellationToken);
         await sampling.CancelAsync();
         await sampler;
@@ -143,30 +120,75 @@ internal sealed class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
         var topFrom = replicas.FirstOrDefault(sample => sample.Count == top).Second;
         var p99One = MeanP99(load, second => second < Math.Max(oneUntil, 1));
         var p99Top = MeanP99(load, second => second >= topFrom);
-        return new PhaseRun(load, new Dictionary<string, double>
+        // The seconds right after the last replicas joined rotation: where a cold replica shows.
+        var p99Joined = MeanP99(load, second => second >= topFrom && second < topFrom + JoinedWindow.TotalSeconds);
+        var signals = new Dictionary<string, double>
         {
             ["top_replicas"] = top,
-            ["order_p99_one_replica_ms"] = Math.Round(p99One, 1),
-            ["order_p99_top_replicas_ms"] = Math.Round(p99Top, 1),
-            ["order_p99_top_over_one"] = Math.Round(p99Top / Math.Max(p99One, 1), 3),
-            ["order_p99_ms"] = Math.Round(load.Endpoints[Order].P99Ms, 1),
-            ["order_error_rate"] = Math.Round(load.Endpoints[Order].ErrorRate, 4),
+            ["p99_one_replica_ms"] = Math.Round(p99One, 1),
+            ["p99_top_replicas_ms"] = Math.Round(p99Top, 1),
+            ["p99_top_over_one"] = Math.Round(p99Top / Math.Max(p99One, 1), 3),
+            ["p99_just_joined_over_one"] = Math.Round(p99Joined / Math.Max(p99One, 1), 3),
+            ["p99_ms"] = Math.Round(load.Endpoints[Measured].P99Ms, 1),
+            ["error_rate"] = Math.Round(load.Endpoints[Measured].ErrorRate, 4),
             ["scaling_decisions"] = autoscaler?.Decisions.Count ?? 0,
-        });
+        };
+        if (Cold && !baseline)
+        {
+            // Read before the next phase removes the replicas that counted them.
+            signals["requests_served_cold"] = await context.Prometheus.QueryScalarAsync(
+                """sum(firedrill_warmup_requests_served_cold_total{job="shop", service!="shop-1"}) or vector(0)""", null, cancellationToken) ?? 0;
+        }
+
+        return new PhaseRun(load, signals);
     }
 
     public override IReadOnlyList<CheckResult> Check(IReadOnlyDictionary<string, PhaseResult> phases)
     {
         var broken = phases[Phases.Broken].Signals;
         var fix = phases[Phases.Fixed].Signals;
-        return
+        List<CheckResult> checks =
         [
             Verdict.Above("replicas the autoscaler reached", Phases.Broken, broken["top_replicas"], 1),
-            Verdict.AtLeast("order p99 at the top replica count / at one replica", Phases.Broken, broken["order_p99_top_over_one"], 1),
             Verdict.Above("replicas the autoscaler reached", Phases.Fixed, fix["top_replicas"], 1),
-            Verdict.AtMost("order p99 at the top replica count (ms)", Phases.Fixed, fix["order_p99_top_replicas_ms"], 1000),
         ];
+        if (Cold)
+        {
+            checks.Add(Verdict.Above("user requests served by cold replicas", Phases.Broken, broken["requests_served_cold"], 0));
+            checks.Add(Verdict.AtLeast($"p99 in the {JoinedWindow.TotalSeconds:0} s after the scale-up / at one replica", Phases.Broken, broken["p99_just_joined_over_one"], 1));
+            checks.Add(Verdict.EqualTo("user requests served by cold replicas", Phases.Fixed, fix["requests_served_cold"], 0));
+            checks.Add(Verdict.AtMost($"p99 in the {JoinedWindow.TotalSeconds:0} s after the scale-up / at one replica", Phases.Fixed, fix["p99_just_joined_over_one"], 0.5));
+        }
+        else
+        {
+            checks.Add(Verdict.AtLeast("order p99 at the top replica count / at one replica", Phases.Broken, broken["p99_top_over_one"], 1));
+            checks.Add(Verdict.AtMost("order p99 at the top replica count (ms)", Phases.Fixed, fix["p99_top_replicas_ms"], 1000));
+        }
+
+        return checks;
     }
+
+    private string Measured => Cold ? ProductPage : Order;
+
+    private static IReadOnlyList<RequestTemplate> OrderMix =>
+    [
+        new(Order, OrdersPerSecond, sequence => new HttpRequestMessage(HttpMethod.Post, "/api/orders")
+        {
+            Content = new StringContent(string.Create(CultureInfo.InvariantCulture,
+                $$"""{"customerId": {{1 + sequence % 100}}, "lines": [{"productId": {{HotProduct}}, "quantity": 1}]}"""), Encoding.UTF8, "application/json"),
+        }),
+        new("catalog page", PagesPerSecond, sequence => new HttpRequestMessage(HttpMethod.Get,
+            string.Create(CultureInfo.InvariantCulture, $"/api/products?page={1 + sequence % 20}&pageSize=50"))),
+    ];
+
+    /// <summary>The read paths a warm-up covers: catalogue pages and single products spread over the catalogue (each a cache miss once).</summary>
+    private static IReadOnlyList<RequestTemplate> ReadMix =>
+    [
+        new(ProductPage, ReadsPerSecond * 0.6, sequence => new HttpRequestMessage(HttpMethod.Get,
+            string.Create(CultureInfo.InvariantCulture, $"/api/products?page={1 + sequence % 20}&pageSize=50"))),
+        new("product", ReadsPerSecond * 0.4, sequence => new HttpRequestMessage(HttpMethod.Get,
+            string.Create(CultureInfo.InvariantCulture, $"/api/products/{1 + sequence * 7919 % 1000}"))),
+    ];
 
     /// <summary>The mean of the per-second order p99 over the seconds (of sending) that <paramref name="within"/> selects.</summary>
     private static double MeanP99(LoadResult load, Func<double, bool> within)

@@ -40,9 +40,13 @@ internal sealed class ShallowHealthChecks : Scenario<ShallowHealthChecks.Cause>
     /// <summary>How long the gateway may take to notice: 2 failed probes 1 s apart, each allowed 1 s.</summary>
     private static readonly TimeSpan Detection = TimeSpan.FromSeconds(4);
     private static readonly TimeSpan BlipStart = TimeSpan.FromSeconds(1.5);
-    private static readonly TimeSpan BlipLength = TimeSpan.FromSeconds(4);
+    /// <summary>
+    /// Longer than the supervisor needs to see three failures in a row (a probe may take its whole
+    /// 2 s timeout on a busy machine), so every replica's liveness fails before the database is back.
+    /// </summary>
+    private static readonly TimeSpan BlipLength = TimeSpan.FromSeconds(7);
     /// <summary>After the blip, readiness and the gateway's next probe put replicas back within this.</summary>
-    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(4);
 
     public override string Id => "shallow-health-checks";
 
@@ -52,7 +56,7 @@ internal sealed class ShallowHealthChecks : Scenario<ShallowHealthChecks.Cause>
     [
         new("lost-database", "one replica's database role is cut off; the gateway probes /health/live, which stays 200", Fault.LostDatabase, 0.2),
         new("lost-redis", "one replica's Redis user is cut off; the gateway probes /health/live, which stays 200", Fault.LostRedis, 0.15),
-        new("deep-liveness", "liveness checks the database: a 4 s database blip and the supervisor restarts every replica at once", Fault.DatabaseBlip, 0),
+        new("deep-liveness", "liveness checks the database: a 7 s database blip and the supervisor restarts every replica at once", Fault.DatabaseBlip, 0),
     ];
 
     private bool Blip => Chosen.Fault == Fault.DatabaseBlip;
@@ -97,7 +101,7 @@ internal sealed class ShallowHealthChecks : Scenario<ShallowHealthChecks.Cause>
             "A few seconds of database trouble and every replica restarts at once; the outage lasts longer than the database's.",
             [
                 new("Shop replicas up", KeySignal.PromQl, "Replicas disappear together while their processes restart."),
-                new("Replica restarts (counter resets)", """sum(resets(dotnet_process_cpu_time_seconds_total{job="shop", cpu_mode="user"}[10s])) or vector(0)""",
+                new("Replica restarts (counter resets)", """sum(resets(dotnet_process_cpu_time_seconds_total{job="shop", cpu_mode="user"}[15s])) or vector(0)""",
                     "Each restart resets the process's counters: several at once means the orchestrator killed them together."),
                 new("Server errors (ratio)", WorstReplicaErrors, "Errors go on after the database is back, until the restarted replicas are up again."),
             ],
@@ -153,7 +157,7 @@ internal sealed class ShallowHealthChecks : Scenario<ShallowHealthChecks.Cause>
         var identities = fleet.Identities!;
         var duration = phase == Phases.Baseline
             ? context.Duration(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3))
-            : context.Duration(TimeSpan.FromSeconds(20), Blip ? TimeSpan.FromSeconds(11) : TimeSpan.FromSeconds(8));
+            : context.Duration(TimeSpan.FromSeconds(20), Blip ? TimeSpan.FromSeconds(16) : TimeSpan.FromSeconds(8));
         var restartsBefore = fleet.Supervisor!.Restarts;
         var faulty = phase != Phases.Baseline;
         if (faulty && !Blip)

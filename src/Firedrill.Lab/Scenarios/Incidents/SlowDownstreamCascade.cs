@@ -5,7 +5,7 @@ using Firedrill.Lab.Load;
 namespace Firedrill.Lab.Scenarios.Incidents;
 
 /// <summary>
-/// SCENARIOS.md #7. The inventory service turns slow (2 s per call). The shop ships with no
+/// SCENARIOS.md #7. The inventory service turns slow (3 s per call). The shop ships with no
 /// timeout and no bulkhead on its inventory client, and one in-flight limit shared by every
 /// endpoint; the slow availability calls hold those shared slots, so catalog reads — which
 /// never call inventory — queue behind them. The fix bounds the dependency: attempt and total
@@ -19,7 +19,7 @@ internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cau
     private const string Catalog = "catalog";
     private const string Availability = "availability";
     private const double Rate = 40;
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(6);
 
     public override string Id => "slow-downstream-cascade";
 
@@ -71,7 +71,7 @@ internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cau
     {
         await context.Fleet.Inventory.ConfigureAsync(phase == Phases.Baseline
             ? """{"Inventory:LatencyMs": 0}"""
-            : """{"Inventory:LatencyMs": 2000, "Inventory:LatencyDistribution": "Fixed"}""", cancellationToken);
+            : """{"Inventory:LatencyMs": 3000, "Inventory:LatencyDistribution": "Fixed"}""", cancellationToken);
         if (phase == Phases.Fixed)
         {
             await context.Fleet.ConfigureShopsAsync("""
@@ -93,7 +93,7 @@ internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cau
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
     {
         var duration = phase == Phases.Baseline
-            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(6))
+            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(8))
             : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10));
         using var client = context.GatewayClient(RequestTimeout);
         var started = context.Time.GetUtcNow();
@@ -133,8 +133,9 @@ internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cau
         var baseline = phases[Phases.Baseline].Signals["catalog_p99_ms"];
         var broken = phases[Phases.Broken].Signals;
         var fix = phases[Phases.Fixed].Signals;
-        // A floor under "2× baseline": a 3 ms baseline must not fail the fix over a GC pause.
-        var fixedBound = Math.Max(2 * baseline, 50);
+        // A floor under "2× baseline": a 3 ms baseline must not fail the fix over a GC pause or a
+        // busy neighbour (100 ms is still 60 times under the broken phase's 6 s).
+        var fixedBound = Math.Max(2 * baseline, 100);
         return
         [
             Verdict.AtLeast("catalog p99 slowdown vs baseline (×)", Phases.Broken, broken["catalog_p99_ms"] / Math.Max(baseline, 1), 10),

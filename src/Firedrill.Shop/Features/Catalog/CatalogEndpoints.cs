@@ -24,24 +24,38 @@ public static class CatalogEndpoints
     }
 
     private static async Task<Results<Ok<Product>, ProblemHttpResult>> GetAsync(
-        long id, ProductCache cache, ProductStore store, CancellationToken cancellationToken)
+        long id, ProductCache cache, ProductStore store, StockBadges badges, CancellationToken cancellationToken)
     {
         var product = id > 0 ? await cache.GetOrLoadAsync(id, store.FindAsync, cancellationToken) : null;
-        return product is null ? Problems.NotFound($"Product {id} does not exist.") : TypedResults.Ok(product);
+        if (product is null)
+        {
+            return Problems.NotFound($"Product {id} does not exist.");
+        }
+
+        badges.RequestRefresh(product.Id, product.Sku);
+        return TypedResults.Ok(product);
     }
 
     /// <summary>The one catalog endpoint that calls inventory; it may answer "unknown" rather than fail.</summary>
     private static async Task<Results<Ok<Availability>, ProblemHttpResult>> GetAvailabilityAsync(
-        long id, ProductCache cache, ProductStore store, InventoryClient inventory, CancellationToken cancellationToken)
+        long id, ProductCache cache, ProductStore store, InventoryClient inventory, IOptionsMonitor<AvailabilityOptions> options,
+        IOptionsMonitor<CatalogOptions> catalog, IServiceProvider services, CancellationToken cancellationToken)
     {
+        if (catalog.CurrentValue.LeakyAvailabilityLookup)
+        {
+            var leaky = id > 0 ? await services.GetRequiredService<LeakyAvailabilityLookup>().GetAsync(id, cancellationToken) : null;
+            return leaky is null ? Problems.NotFound($"Product {id} does not exist.") : TypedResults.Ok(leaky);
+        }
+
         var product = id > 0 ? await cache.GetOrLoadAsync(id, store.FindAsync, cancellationToken) : null;
         return product is null
             ? Problems.NotFound($"Product {id} does not exist.")
-            : TypedResults.Ok(await inventory.GetAvailabilityAsync(product.Id, product.Sku, cancellationToken));
+            : TypedResults.Ok(await AvailabilityLookup.LookUpAsync(product, inventory, options, cancellationToken));
     }
 
     private static async Task<Results<Ok<ProductPage>, ValidationProblem>> SearchAsync(
-        string? query, int? page, int? pageSize, ProductStore store, IOptionsMonitor<CatalogOptions> options, CancellationToken cancellationToken)
+        string? query, int? page, int? pageSize, HttpRequest request, ProductStore store, SearchCache cache,
+        IOptionsMonitor<CatalogOptions> options, IOptionsMonitor<SearchOptions> search, CancellationToken cancellationToken)
     {
         var maxPageSize = options.CurrentValue.MaxPageSize;
         var validation = new Validation()
@@ -54,7 +68,12 @@ public static class CatalogEndpoints
         }
 
         var text = string.IsNullOrWhiteSpace(query) ? null : query.Trim();
-        return TypedResults.Ok(await store.SearchAsync(text, page ?? 1, pageSize ?? Math.Min(20, maxPageSize), cancellationToken));
+        var found = await cache.GetOrSearchAsync(request.QueryString.Value ?? "",
+            token => store.SearchAsync(text, page ?? 1, pageSize ?? Math.Min(20, maxPageSize), token), cancellationToken);
+        using var view = search.CurrentValue.LeakOptionsSubscription
+            ? SearchResultsView.WatchWithoutUnsubscribing(found, options)
+            : SearchResultsView.Watch(found, options);
+        return TypedResults.Ok(view.Render());
     }
 
     private static async Task<Results<Ok<Product>, ValidationProblem, ProblemHttpResult>> UpdatePriceAsync(
@@ -112,6 +131,8 @@ public static class CatalogServices
     public static IHostApplicationBuilder AddCatalog(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRuntimeOptions<CatalogOptions, CatalogOptionsValidator>(CatalogOptions.SectionName);
+        builder.Services.AddRuntimeOptions<SearchOptions, SearchOptionsValidator>(SearchOptions.SectionName);
+        builder.Services.AddRuntimeOptions<AvailabilityOptions, AvailabilityOptionsValidator>(AvailabilityOptions.SectionName);
         // Redis is HybridCache's L2, over the shop's one multiplexer (shared with pub/sub and health).
         builder.Services.AddStackExchangeRedisCache(_ => { });
         builder.Services.AddOptions<Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions>()
@@ -124,7 +145,11 @@ public static class CatalogServices
         builder.Services.AddSingleton<ProductStore>();
         builder.Services.AddSingleton<ProductCache>();
         builder.Services.AddSingleton<PriceImporter>();
+        builder.Services.AddTransient<LeakyAvailabilityLookup>();
         builder.Services.AddSingleton<CacheInvalidationBus>();
+        builder.Services.AddSingleton<SearchCache>();
+        builder.Services.AddSingleton<StockBadges>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<StockBadges>());
         builder.Services.AddHostedService(services => services.GetRequiredService<CacheInvalidationBus>());
         return builder;
     }

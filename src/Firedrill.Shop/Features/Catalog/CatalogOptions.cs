@@ -31,6 +31,13 @@ public sealed class CatalogOptions
 
     [Range(1, 1000)]
     public int MaxPageSize { get; set; } = 100;
+
+    /// <summary>
+    /// Reproduces db-pool-exhaustion (leak-on-error): availability through
+    /// <see cref="LeakyAvailabilityLookup"/>, whose fallback path returns without giving its
+    /// connection back. Off: the cached product and no connection at all.
+    /// </summary>
+    public bool LeakyAvailabilityLookup { get; set; }
 }
 
 [OptionsValidator]

@@ -68,6 +68,41 @@ internal sealed partial class InventoryClient(HttpClient http, IOptionsMonitor<I
         }
     }
 
+    /// <summary>
+    /// The random-500s incident's broken path (unhandled-downstream), beside <see cref="ReserveAsync"/>:
+    /// the same call without its error handling. An inventory 503 (or a timeout) escapes as
+    /// HttpRequestException or a Polly exception, which nothing in the order path expects: a 500
+    /// for the customer, now and then. Selected by <c>Orders:UnguardedReservation=true</c>.
+    /// </summary>
+    public async Task<ReservationResult> ReserveUnguardedAsync(string orderRef, IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync("/inventory/reservations", new ReservationRequest(orderRef, lines), cancellationToken);
+        if (response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+        {
+            return response.StatusCode == HttpStatusCode.Conflict ? ReservationResult.InsufficientStock : ReservationResult.UnknownSku;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return ReservationResult.Reserved;
+    }
+
+    /// <summary>
+    /// Sends a window's reconciliation: inventory re-counts the products it names. Not idempotent on
+    /// its side, which is why the job must send it once per window.
+    /// </summary>
+    public async Task SyncAsync(DateTime window, string replica, int checkedProducts, int differ, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.PostAsJsonAsync("/inventory/sync", new SyncRequest(window, replica, checkedProducts, differ), cancellationToken);
+            response.EnsureSuccessStatusCode();
+        }
+        catch (Exception ex) when (IsDependencyFailure(ex, cancellationToken))
+        {
+            throw new InventoryUnavailableException($"Inventory did not take the reconciliation of {window:O}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Gives a reservation back (the order was not placed after all). Best effort: logged, never thrown.</summary>
     public async Task ReleaseAsync(string orderRef)
     {

@@ -13,6 +13,8 @@ internal sealed record ReservationLine(string Sku, int Quantity);
 
 internal sealed record ReservationRequest(string OrderRef, IReadOnlyList<ReservationLine> Lines);
 
+internal sealed record SyncRequest(DateTime Window, string Replica, int Checked, int Differ);
+
 internal enum ReservationResult
 {
     Reserved,

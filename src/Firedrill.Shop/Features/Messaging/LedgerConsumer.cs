@@ -1,51 +1,39 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using System.Text;
-using System.Text.Json;
 using Confluent.Kafka;
-using Firedrill.Shop.Features.Inventory;
-using Firedrill.Shop.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Firedrill.Shop.Features.Messaging;
 
 /// <summary>
-/// The <c>ledger</c> consumer group: applies payment events to the ledger table, a batch of up to
-/// <see cref="KafkaOptions.ApplyBatchSize"/> per transaction. Applying is idempotent (the event id
-/// goes into <c>processed_events</c> in the same transaction), and offsets are stored only after
-/// their batch is applied (<c>enable.auto.offset.store=false</c>), so a crash redelivers rather
-/// than loses, and a redelivery changes nothing.
+/// The <c>ledger</c> consumer group: reads payment events in batches of up to
+/// <see cref="KafkaOptions.ApplyBatchSize"/> and hands each to <see cref="LedgerHandler"/>. Applying
+/// is idempotent (the event id goes into <c>processed_events</c> in the same transaction), and
+/// offsets are stored only after their batch is applied (<c>enable.auto.offset.store=false</c>),
+/// then committed in the background every <see cref="KafkaOptions.CommitInterval"/>, so a crash
+/// or a rebalance redelivers rather than loses, and a redelivery changes nothing.
 /// </summary>
 internal sealed partial class LedgerConsumer(
-    LedgerWriter ledger,
+    LedgerHandler handler,
     KafkaCluster cluster,
-    IServiceScopeFactory scopes,
+    MessagingMetrics metrics,
     IOptionsMonitor<KafkaOptions> options,
-    IMeterFactory meters,
     TimeProvider time,
     ILogger<LedgerConsumer> logger) : BackgroundService
 {
     public static readonly ActivitySource Source = new("Firedrill.Shop.Messaging");
 
-    // numeric(14, 2): a larger amount would fail its whole batch, every time it is read.
-    private const decimal LedgerAmountLimit = 1_000_000_000_000m;
-
-    private readonly Counter<long> _events = meters.Create(ShopMetrics.MeterName).CreateCounter<long>(
-        "firedrill.ledger.events", "{event}", "Payment events applied to the ledger, by delivery (first, or redelivered and absorbed).");
-
-    private readonly Histogram<int> _batchSizes = meters.Create(ShopMetrics.MeterName).CreateHistogram<int>(
-        "firedrill.ledger.batch.size", "{message}", "Messages applied per ledger transaction.");
-
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // Consume blocks its thread; give it one of its own rather than a pool thread.
-        Task.Factory.StartNew(() => ConsumeLoopAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // One loop per possible consumer; those beyond Kafka:ConsumersPerReplica wait. Consume blocks
+        // its thread, so each loop gets one of its own rather than a pool thread.
+        Task.WhenAll(Enumerable.Range(0, KafkaOptions.MaxConsumersPerReplica).Select(consumer =>
+            Task.Factory.StartNew(() => ConsumeLoopAsync(consumer, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()));
 
-    private async Task ConsumeLoopAsync(CancellationToken stoppingToken)
+    private async Task ConsumeLoopAsync(int consumer, CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
             var settings = options.CurrentValue;
-            if (!settings.ConsumerEnabled)
+            if (!Runs(consumer, settings))
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(500), time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 continue;
@@ -53,59 +41,71 @@ internal sealed partial class LedgerConsumer(
 
             try
             {
-                await RunConsumerAsync(settings, stoppingToken);
+                await RunConsumerAsync(consumer, ClientSettings.From(settings, cluster.BootstrapServers), stoppingToken);
             }
             catch (KafkaException ex)
             {
                 LogConsumerFailed(ex);
                 await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
+            finally
+            {
+                metrics.Stopped(consumer);
+            }
         }
     }
 
-    /// <summary>Runs one consumer until stopped or until its settings change (then the loop builds a new one).</summary>
-    private async Task RunConsumerAsync(KafkaOptions settings, CancellationToken stoppingToken)
+    /// <summary>
+    /// Runs one consumer until stopped, disabled, or until a setting of the client itself changes
+    /// (then the loop builds a new one). Handler settings are read per batch: changing them must not
+    /// cost the group a rebalance.
+    /// </summary>
+    private async Task RunConsumerAsync(int index, ClientSettings client, CancellationToken stoppingToken)
     {
-        var bootstrap = cluster.BootstrapServers;
-        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrap,
-            GroupId = settings.LedgerGroup,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = true,
-            EnableAutoOffsetStore = false,
-            AutoCommitIntervalMs = 1000,
-            // A restarted or replaced member should rejoin within seconds, not the 45 s default.
-            SessionTimeoutMs = 6000,
-            HeartbeatIntervalMs = 1500,
-        }).SetLogHandler((_, message) => LogKafka(message.Level.ToString(), message.Message)).Build();
-        consumer.Subscribe(settings.PaymentsTopic);
-        var batch = new List<ConsumeResult<string, string>>(settings.ApplyBatchSize);
+        await cluster.EnsureTopicAsync(client.Topic, stoppingToken);
+        using var consumer = Build(index, client);
+        consumer.Subscribe(client.Topic);
+        metrics.Started(index);
+        var batch = new List<ConsumeResult<string, string>>();
         try
         {
-            while (!stoppingToken.IsCancellationRequested && SameSettings(settings, bootstrap))
+            while (!stoppingToken.IsCancellationRequested && Current(index, client))
             {
+                var settings = options.CurrentValue;
                 batch.Clear();
                 Fill(consumer, batch, settings);
-                if (batch.Count == 0 || !SameSettings(settings, bootstrap))
+                if (batch.Count == 0 || !Current(index, client))
                 {
-                    // A batch read just as the settings changed stays unstored: the next consumer reads it again.
+                    // A batch read just as the client's settings changed stays unstored: the next consumer reads it again.
                     continue;
                 }
 
+                using var handling = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                using var redeployed = options.OnChange(changed =>
+                {
+                    if (HandlerChanged(settings, changed) || !Runs(index, changed))
+                    {
+                        handling.Cancel();
+                    }
+                });
                 try
                 {
-                    await ApplyAsync(batch, settings, stoppingToken);
+                    await handler.HandleAsync(batch, settings, handling.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // The handler's settings changed under this batch, as when a new version is deployed: the
+                    // batch is abandoned unapplied and unstored and read again by the new handler at once,
+                    // instead of finishing under the old one (the apply is idempotent, so nothing is lost or doubled).
+                    LogBatchAbandoned(batch.Count);
+                    Rewind(consumer, batch);
+                    continue;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     // Not applied, so not stored: read it again after a pause (the database or a dependency may be back).
                     LogApplyFailed(batch.Count, batch[0].TopicPartitionOffset.ToString(), ex);
-                    foreach (var partition in batch.GroupBy(result => result.TopicPartition))
-                    {
-                        consumer.Seek(partition.MinBy(result => result.Offset.Value)!.TopicPartitionOffset);
-                    }
-
+                    Rewind(consumer, batch);
                     await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                     continue;
                 }
@@ -124,8 +124,43 @@ internal sealed partial class LedgerConsumer(
         }
     }
 
-    private bool SameSettings(KafkaOptions settings, string bootstrap) =>
-        ReferenceEquals(settings, options.CurrentValue) && bootstrap == cluster.BootstrapServers;
+    private IConsumer<string, string> Build(int index, ClientSettings client) =>
+        new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = client.Bootstrap,
+            GroupId = client.Group,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true,
+            EnableAutoOffsetStore = false,
+            AutoCommitIntervalMs = (int)client.CommitInterval.TotalMilliseconds,
+            SessionTimeoutMs = (int)client.SessionTimeout.TotalMilliseconds,
+            HeartbeatIntervalMs = (int)(client.SessionTimeout.TotalMilliseconds / 4),
+            MaxPollIntervalMs = (int)client.MaxPollInterval.TotalMilliseconds,
+            // A broker that holds an empty fetch until fetch.wait.max.ms (the mock does, whatever arrives
+            // meanwhile) would add up to that much to every event's latency at a low rate.
+            FetchWaitMaxMs = 50,
+        })
+        .SetPartitionsAssignedHandler((_, partitions) =>
+        {
+            metrics.Assigned(index, partitions.Select(p => p.Partition.Value));
+            LogAssigned(index, string.Join(",", partitions.Select(p => p.Partition.Value)));
+        })
+        .SetPartitionsRevokedHandler((_, partitions) => metrics.Revoked(index, partitions.Select(p => p.Partition.Value)))
+        .SetPartitionsLostHandler((_, partitions) => metrics.Revoked(index, partitions.Select(p => p.Partition.Value)))
+        .SetLogHandler((_, message) => LogKafka(message.Level.ToString(), message.Message))
+        .Build();
+
+    private static bool HandlerChanged(KafkaOptions before, KafkaOptions after) =>
+        before.HandlerParallelism != after.HandlerParallelism || before.DownstreamCallPerMessage != after.DownstreamCallPerMessage
+        || before.ApplyBatchSize != after.ApplyBatchSize;
+
+    private static bool Runs(int consumer, KafkaOptions settings) => settings.ConsumerEnabled && consumer < settings.ConsumersPerReplica;
+
+    private bool Current(int consumer, ClientSettings client)
+    {
+        var settings = options.CurrentValue;
+        return Runs(consumer, settings) && client == ClientSettings.From(settings, cluster.BootstrapServers);
+    }
 
     /// <summary>
     /// Waits up to 250 ms for a first message, then adds what arrives within
@@ -134,98 +169,50 @@ internal sealed partial class LedgerConsumer(
     /// </summary>
     private void Fill(IConsumer<string, string> consumer, List<ConsumeResult<string, string>> batch, KafkaOptions settings)
     {
-        var first = consumer.Consume(TimeSpan.FromMilliseconds(250));
-        if (first?.Message is null)
+        try
         {
-            return;
-        }
-
-        batch.Add(first);
-        var started = time.GetTimestamp();
-        while (batch.Count < settings.ApplyBatchSize)
-        {
-            var left = settings.ApplyBatchWait - time.GetElapsedTime(started);
-            var next = consumer.Consume(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-            if (next?.Message is null)
+            var first = consumer.Consume(TimeSpan.FromMilliseconds(250));
+            if (first?.Message is null)
             {
                 return;
             }
 
-            batch.Add(next);
+            batch.Add(first);
+            var started = time.GetTimestamp();
+            while (batch.Count < settings.ApplyBatchSize)
+            {
+                var left = settings.ApplyBatchWait - time.GetElapsedTime(started);
+                var next = consumer.Consume(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+                if (next?.Message is null)
+                {
+                    return;
+                }
+
+                batch.Add(next);
+            }
+        }
+        catch (ConsumeException ex) when (ex.Error.Code == ErrorCode.Local_MaxPollExceeded)
+        {
+            // The last batch kept this consumer from polling for max.poll.interval.ms: librdkafka left
+            // the group, and this poll rejoins it. What was read since stays unapplied and unstored.
+            metrics.PollTimeout();
+            LogPollTimeout(ex.Error.Reason);
+            batch.Clear();
         }
     }
 
-    private async Task ApplyAsync(List<ConsumeResult<string, string>> batch, KafkaOptions settings, CancellationToken cancellationToken)
+    private static void Rewind(IConsumer<string, string> consumer, List<ConsumeResult<string, string>> batch)
     {
-        var events = new List<(PaymentAccepted Event, ActivityContext Parent)>(batch.Count);
-        foreach (var result in batch)
+        foreach (var partition in batch.GroupBy(result => result.TopicPartition))
         {
-            if (Read(result.Message.Value) is { } message)
+            try
             {
-                events.Add((message, ParentContext(result.Message.Headers)));
+                consumer.Seek(partition.MinBy(result => result.Offset.Value)!.TopicPartitionOffset);
             }
-            else
+            catch (KafkaException)
             {
-                LogPoisonMessage(result.TopicPartitionOffset.ToString());
+                // No longer assigned: its new owner reads from the last commit.
             }
-        }
-
-        if (events.Count == 0)
-        {
-            return;
-        }
-
-        if (settings.DownstreamCallPerMessage)
-        {
-            // The slow handler of the consumer-lag incident: one synchronous call per event, however large the batch.
-            await using var scope = scopes.CreateAsyncScope();
-            var inventory = scope.ServiceProvider.GetRequiredService<InventoryClient>();
-            foreach (var (message, parent) in events)
-            {
-                using var activity = Source.StartActivity("ledger inventory check", ActivityKind.Consumer, parent);
-                await inventory.GetAvailabilityAsync(message.OrderId, $"SKU-{message.OrderId % 1000 + 1:D6}", cancellationToken);
-            }
-        }
-
-        HashSet<string> fresh;
-        using (var activity = Source.StartActivity("ledger apply", ActivityKind.Consumer, parentContext: default,
-            links: events.Where(e => e.Parent != default).Select(e => new ActivityLink(e.Parent))))
-        {
-            activity?.SetTag("messaging.batch.message_count", batch.Count);
-            fresh = await ledger.ApplyAsync(events.Select(e => e.Event), cancellationToken);
-        }
-
-        _batchSizes.Record(batch.Count);
-        _events.Add(fresh.Count, new KeyValuePair<string, object?>("delivery", "first"));
-        _events.Add(events.Count - fresh.Count, new KeyValuePair<string, object?>("delivery", "redelivered"));
-        LogBatchApplied(batch.Count, fresh.Count);
-        foreach (var (message, parent) in events)
-        {
-            // A span in the producer's trace, so that this line carries the payment request's
-            // TraceId: `firedrill trace` follows a payment from the request to the ledger by it.
-            using var activity = parent == default ? null : Source.StartActivity("ledger applied", ActivityKind.Consumer, parent);
-            // Remove: a second copy of an event in the same batch was not its first delivery.
-            LogApplied(message.EventId, fresh.Remove(message.EventId));
-        }
-    }
-
-    /// <summary>
-    /// The event, or null for a message that no retry could ever apply (unreadable, or refused by
-    /// the ledger's columns): retried, it would hold back its whole batch for good.
-    /// </summary>
-    private static PaymentAccepted? Read(string? value)
-    {
-        try
-        {
-            var message = value is null ? null : JsonSerializer.Deserialize<PaymentAccepted>(value, JsonSerializerOptions.Web);
-            return message is { EventId.Length: > 0, Currency.Length: > 0 and <= 3 }
-                && Math.Abs(Math.Round(message.Amount, 2, MidpointRounding.AwayFromZero)) < LedgerAmountLimit
-                ? message
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
         }
     }
 
@@ -243,8 +230,9 @@ internal sealed partial class LedgerConsumer(
             }
             catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_State)
             {
-                // Revoked by a rebalance while the batch filled. Its new owner reads again from the last
+                // Revoked by a rebalance while the batch was handled. Its new owner reads again from the last
                 // commit, which the idempotent apply absorbs; rebuilding this consumer would only rebalance again.
+                metrics.Unstored(partition.Key.Partition.Value, partition.Count());
                 LogStoreSkipped(partition.Key.ToString());
             }
         }
@@ -256,32 +244,35 @@ internal sealed partial class LedgerConsumer(
         {
             consumer.Commit();
         }
-        catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_NoOffset)
+        catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_NoOffset or ErrorCode.RebalanceInProgress or ErrorCode.IllegalGeneration
+            or ErrorCode.UnknownMemberId or ErrorCode.Local_State)
         {
-            // The background auto-commit got there first (or every partition of the batch was revoked).
+            // Nothing new to commit (the background commit got there first), or the partitions moved:
+            // their new owner starts from the last commit, which the idempotent apply absorbs.
         }
     }
 
-    private static ActivityContext ParentContext(Headers headers) =>
-        headers.TryGetLastBytes(MessageHeaders.TraceParent, out var bytes)
-            && ActivityContext.TryParse(Encoding.UTF8.GetString(bytes), null, isRemote: true, out var context)
-            ? context
-            : default;
-
-    [LoggerMessage(EventId = 5020, Level = LogLevel.Information, Message = "Payment event {EventId} applied to the ledger (first delivery: {FirstDelivery})")]
-    private partial void LogApplied(string eventId, bool firstDelivery);
-
-    [LoggerMessage(EventId = 5021, Level = LogLevel.Error, Message = "Skipped an unreadable message at {Position}")]
-    private partial void LogPoisonMessage(string position);
+    /// <summary>The settings of the librdkafka client itself: a change to one of these needs a new consumer.</summary>
+    private sealed record ClientSettings(string Bootstrap, string Group, string Topic, TimeSpan CommitInterval, TimeSpan SessionTimeout, TimeSpan MaxPollInterval)
+    {
+        public static ClientSettings From(KafkaOptions settings, string bootstrap) =>
+            new(bootstrap, settings.LedgerGroup, settings.PaymentsTopic, settings.CommitInterval, settings.SessionTimeout, settings.MaxPollInterval);
+    }
 
     [LoggerMessage(EventId = 5024, Level = LogLevel.Warning, Message = "Could not apply a batch of {Count} messages from {Position}; it will be read again")]
     private partial void LogApplyFailed(int count, string position, Exception exception);
 
-    [LoggerMessage(EventId = 5025, Level = LogLevel.Debug, Message = "Applied a batch of {Count} messages in one transaction ({FirstDeliveries} first deliveries)")]
-    private partial void LogBatchApplied(int count, int firstDeliveries);
-
     [LoggerMessage(EventId = 5026, Level = LogLevel.Debug, Message = "Did not store the offset of {Partition}: no longer assigned to this consumer")]
     private partial void LogStoreSkipped(string partition);
+
+    [LoggerMessage(EventId = 5029, Level = LogLevel.Information, Message = "Abandoned a batch of {Count} messages: the handler's settings changed; reading it again")]
+    private partial void LogBatchAbandoned(int count);
+
+    [LoggerMessage(EventId = 5027, Level = LogLevel.Warning, Message = "Left the ledger group: {Reason}; rejoining")]
+    private partial void LogPollTimeout(string reason);
+
+    [LoggerMessage(EventId = 5028, Level = LogLevel.Information, Message = "Ledger consumer {Consumer} assigned partitions [{Partitions}]")]
+    private partial void LogAssigned(int consumer, string partitions);
 
     [LoggerMessage(EventId = 5022, Level = LogLevel.Warning, Message = "Ledger consumer failed; restarting it")]
     private partial void LogConsumerFailed(Exception exception);

@@ -12,7 +12,9 @@ internal static class MessagingExtensions
         builder.Services.AddSingleton<KafkaCluster>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddHostedService<OutboxRelay>();
+        builder.Services.AddSingleton<MessagingMetrics>();
         builder.Services.AddSingleton<LedgerWriter>();
+        builder.Services.AddSingleton<LedgerHandler>();
         builder.Services.AddHostedService<LedgerConsumer>();
         builder.Services.AddSingleton<ConsumerLagMonitor>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConsumerLagMonitor>());

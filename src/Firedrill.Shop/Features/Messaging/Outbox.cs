@@ -22,11 +22,23 @@ internal sealed class Outbox(IOptionsMonitor<KafkaOptions> options, TimeProvider
             new
             {
                 topic = options.CurrentValue.PaymentsTopic,
-                key = message.OrderId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                key = MessageKey(message, options.CurrentValue.PaymentsKey),
                 eventId = message.EventId,
                 payload = JsonSerializer.Serialize(message, JsonSerializerOptions.Web),
                 traceparent = Activity.Current?.Id,
                 now = time.GetUtcNow().UtcDateTime,
             },
             transaction, cancellationToken: cancellationToken));
+
+    /// <summary>
+    /// The key chooses the partition and the handler's order. By order (the default), load spreads
+    /// over every partition. By currency (<see cref="PaymentsKey.Currency"/>) reproduces the
+    /// kafka-consumer-lag incident's hot partition: every payment here is in EUR, so one key takes
+    /// every event, one partition holds them and one consumer handles them, one after the other.
+    /// </summary>
+    internal static string MessageKey(PaymentAccepted message, PaymentsKey key) => key switch
+    {
+        PaymentsKey.Currency => message.Currency,
+        _ => message.OrderId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 }

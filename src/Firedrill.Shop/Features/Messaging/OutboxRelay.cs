@@ -13,7 +13,7 @@ namespace Firedrill.Shop.Features.Messaging;
 /// publishes the batch again, and the consumer's idempotent apply absorbs the repeat.
 /// </summary>
 internal sealed partial class OutboxRelay(
-    ShopDatabase database, KafkaCluster cluster, IOptionsMonitor<KafkaOptions> options, TimeProvider time, ILogger<OutboxRelay> logger)
+    ShopDatabase database, KafkaCluster cluster, IOptionsMonitor<KafkaOptions> options, MessagingMetrics metrics, TimeProvider time, ILogger<OutboxRelay> logger)
     : BackgroundService
 {
     private IProducer<string, string>? _producer;
@@ -59,7 +59,12 @@ internal sealed partial class OutboxRelay(
         }
 
         var producer = Producer(settings);
-        await Task.WhenAll(rows.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)));
+        var delivered = await Task.WhenAll(rows.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)));
+        foreach (var result in delivered)
+        {
+            metrics.Published(result.Partition.Value);
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE outbox SET published_at = @now WHERE id = ANY(@ids)",
             new { now = time.GetUtcNow().UtcDateTime, ids = rows.Select(row => row.Id).ToArray() }, transaction, cancellationToken: cancellationToken));

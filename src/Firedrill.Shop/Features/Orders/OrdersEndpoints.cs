@@ -2,6 +2,7 @@ using Firedrill.ServiceDefaults.Options;
 using Firedrill.Shop.Features.Catalog;
 using Firedrill.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Firedrill.Shop.Features.Orders;
 
@@ -91,14 +92,17 @@ public static class OrdersEndpoints
         return validation;
     }
 
-    private static async Task<Results<Ok<Order>, ProblemHttpResult>> GetAsync(long id, OrderStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<Order>, ProblemHttpResult>> GetAsync(
+        long id, OrderStore store, IOptionsMonitor<OrdersOptions> options, CancellationToken cancellationToken)
     {
-        var order = id > 0 ? await store.FindAsync(id, cancellationToken) : null;
+        var order = id <= 0 ? null
+            : options.CurrentValue.SharedConnectionReads ? await store.FindOnSharedConnectionAsync(id, cancellationToken)
+            : await store.FindAsync(id, cancellationToken);
         return order is null ? Problems.NotFound($"Order {id} does not exist.") : TypedResults.Ok(order);
     }
 
     private static async Task<Results<Ok<OrderPage>, ValidationProblem, ProblemHttpResult>> ListByCustomerAsync(
-        long id, int? page, int? pageSize, OrderStore store, CancellationToken cancellationToken)
+        long id, int? page, int? pageSize, OrderStore store, IOptionsMonitor<OrdersOptions> options, CancellationToken cancellationToken)
     {
         var validation = new Validation()
             .Require(page is null or >= 1 and <= MaxPage, "page", $"must be between 1 and {MaxPage}")
@@ -109,7 +113,9 @@ public static class OrdersEndpoints
         }
 
         var (number, size) = (page ?? 1, pageSize ?? DefaultPageSize);
-        var orders = id > 0 ? await store.FindByCustomerAsync(id, number, size, cancellationToken) : null;
+        var orders = id <= 0 ? null
+            : options.CurrentValue.HistoryQueryPerOrder ? await store.FindByCustomerOneQueryPerOrderAsync(id, number, size, cancellationToken)
+            : await store.FindByCustomerAsync(id, number, size, cancellationToken);
         return orders is null ? Problems.NotFound($"Customer {id} does not exist.") : TypedResults.Ok(new OrderPage(orders, number, size));
     }
 }

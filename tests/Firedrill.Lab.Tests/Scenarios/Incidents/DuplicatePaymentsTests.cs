@@ -3,7 +3,7 @@ using Firedrill.Lab.Tests.Support;
 
 namespace Firedrill.Lab.Tests.Scenarios.Incidents;
 
-[Collection(nameof(FleetGroup))]
+[Collection(IncidentLanes.A)]
 public sealed class DuplicatePaymentsTests
 {
     [Theory]

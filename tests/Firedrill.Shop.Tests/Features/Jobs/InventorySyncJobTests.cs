@@ -12,7 +12,7 @@ public sealed class InventorySyncJobTests : IAsyncLifetime
     [Fact]
     public async Task Schedule_ThreeReplicasWithLock_RunEachWindowExactlyOnce()
     {
-        var (runs, allUp, stopping) = await RunThreeReplicasAsync(useLock: true);
+        var (runs, allUp, stopping) = await RunThreeReplicasAsync("Lease");
 
         Assert.All(runs, window => Assert.Equal(1, window.Runs));
         // While all three run the schedule, no window is skipped: each one has its row. Windows
@@ -25,24 +25,79 @@ public sealed class InventorySyncJobTests : IAsyncLifetime
     [Fact]
     public async Task Schedule_ThreeReplicasWithoutLock_RunEachWindowThreeTimes()
     {
-        var (runs, _, _) = await RunThreeReplicasAsync(useLock: false);
+        var (runs, _, _) = await RunThreeReplicasAsync("None");
 
         // Windows after all three replicas were up: each replica ran each one.
         Assert.True(runs.Count(window => window.Runs == 3) >= 2, $"windows: {string.Join(", ", runs.Select(window => window.Runs))}");
         Assert.All(runs, window => Assert.InRange(window.Runs, 1, 3));
     }
 
-    private async Task<(List<(DateTime Window, long Runs)> Windows, DateTime AllUp, DateTime Stopping)> RunThreeReplicasAsync(bool useLock)
+    [Fact]
+    public async Task Schedule_LeaseWithoutLockAtLeast_LaterTicksRunTheWindowAgain()
     {
+        // Ticks spread over most of each window, runs of a few milliseconds: the first run frees the lock long before the last tick.
+        var (runs, _, _) = await RunThreeReplicasAsync("Lease", new() { ["Jobs:LockAtLeast"] = "00:00:00", ["Jobs:InventorySyncJitter"] = "00:00:00.800" });
+
+        Assert.True(runs.Count(window => window.Runs > 1) >= 2, $"windows: {string.Join(", ", runs.Select(window => window.Runs))}");
+    }
+
+    [Fact]
+    public async Task Schedule_LeaseWithLockAtLeast_TicksSpreadOverTheWindowRunItOnce()
+    {
+        var (runs, _, _) = await RunThreeReplicasAsync("Lease", new() { ["Jobs:LockAtLeast"] = "00:00:01", ["Jobs:InventorySyncJitter"] = "00:00:00.800" });
+
+        Assert.NotEmpty(runs);
+        Assert.All(runs, window => Assert.Equal(1, window.Runs));
+    }
+
+    [Fact]
+    public async Task Schedule_RowWithoutExpiryLeftByAKilledHolder_SkipsEveryWindow()
+    {
+        // What a holder killed mid-run leaves: the job's row, with no expiry.
+        var (runs, _, _) = await RunThreeReplicasAsync("RowWithoutExpiry", before: () => _database.ExecuteAsync(
+            "INSERT INTO job_locks (name, lock_until, locked_at, locked_by) VALUES ('inventory-sync', NULL, now(), 'killed')"));
+
+        Assert.Empty(runs);
+    }
+
+    [Fact]
+    public async Task Schedule_LeaseAfterAKilledHolderOfAnEarlierWindow_RunsTheNextWindows()
+    {
+        // The row a killed holder of the broken path left, and a window's lease a killed holder still has.
+        var (runs, _, _) = await RunThreeReplicasAsync("Lease", before: () => _database.ExecuteAsync(
+            """
+            INSERT INTO job_locks (name, lock_until, locked_at, locked_by) VALUES ('inventory-sync', NULL, now(), 'killed'),
+                ('inventory-sync:' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.0000000Z', now() + interval '1 hour', now(), 'killed')
+            """));
+
+        Assert.True(runs.Count >= 3, $"only {runs.Count} windows ran");
+        Assert.All(runs, window => Assert.Equal(1, window.Runs));
+    }
+
+    private async Task<(List<(DateTime Window, long Runs)> Windows, DateTime AllUp, DateTime Stopping)> RunThreeReplicasAsync(
+        string jobLock, Dictionary<string, string?>? extra = null, Func<Task>? before = null)
+    {
+        // The schema exists once a first replica has started; a test's setup row goes in before the others start.
+        if (before is not null)
+        {
+            await using var migrate = new ShopInstance(_database.ConnectionString);
+            await before();
+        }
+
         var settings = new Dictionary<string, string?>
         {
             ["Jobs:InventorySyncEnabled"] = "true",
             ["Jobs:InventorySyncInterval"] = "00:00:01",
             ["Jobs:InventorySyncBatchSize"] = "2",
-            ["Jobs:UseDistributedLock"] = useLock ? "true" : "false",
+            ["Jobs:Lock"] = jobLock,
             // No inventory runs here: fail fast and record the run as degraded.
             ["InventoryClient:MaxRetries"] = "0",
         };
+        foreach (var (key, value) in extra ?? [])
+        {
+            settings[key] = value;
+        }
+
         var replicas = new List<ShopInstance>();
         DateTime allUp, stopping;
         try
@@ -65,7 +120,7 @@ public sealed class InventorySyncJobTests : IAsyncLifetime
         }
 
         var replicasSeen = await _database.ScalarAsync<long>("SELECT count(DISTINCT replica_id) FROM job_runs");
-        Assert.True(useLock || replicasSeen == 3, $"{replicasSeen} replicas ran the job");
+        Assert.True(jobLock != "None" || replicasSeen == 3, $"{replicasSeen} replicas ran the job");
         var windows = new List<(DateTime, long)>();
         await using var connection = new Npgsql.NpgsqlConnection(_database.ConnectionString);
         await connection.OpenAsync();

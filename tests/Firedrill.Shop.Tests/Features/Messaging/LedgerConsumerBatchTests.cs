@@ -117,7 +117,7 @@ public sealed class LedgerConsumerBatchTests : IAsyncLifetime
         await using var shop = StartShop(new()
         {
             ["Kafka:ConsumerEnabled"] = "true",
-            ["Logging:LogLevel:Firedrill.Shop.Features.Messaging.LedgerConsumer"] = "Information",
+            ["Logging:LogLevel:Firedrill.Shop.Features.Messaging"] = "Information",
         });
         var logs = new FakeLogCollector();
         shop.Services.GetRequiredService<ILoggerFactory>().AddProvider(new FakeLoggerProvider(logs));

@@ -99,6 +99,9 @@ public sealed class OrdersEndpointsTests(ShopFixture fixture) : IClassFixture<Sh
     [InlineData("""{"customerId": 1, "lines": [null]}""", "lines[0]")]
     [InlineData("""{"customerId": 1, "lines": [{"productId": 1, "quantity": 99999999999}]}""", "lines[0].quantity")]
     [InlineData("""{"customerId": "one", "lines": [{"productId": 1, "quantity": 1}]}""", "customerId")]
+    [InlineData("""{"customerId": 1, "lines": [{"productId": 1, "quantity": 1}], "isAdmin": true}""", "isAdmin")]
+    [InlineData("""{"customerId": 1, "lines": [{"productId": 1, "quantity": 1, "unitPrice": 0.01}]}""", "lines[0].unitPrice")]
+    [InlineData("""{"customerId": 1, "customerId": 2, "lines": [{"productId": 1, "quantity": 1}]}""", "customerId")]
     public async Task PlaceOrder_InvalidBody_Returns400NamingTheFieldAndWritesNothing(string json, string field)
     {
         var orders = await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM orders");

@@ -1,0 +1,18 @@
+using Firedrill.Lab.Tests.Fleet;
+using Firedrill.Lab.Tests.Support;
+
+namespace Firedrill.Lab.Tests.Faults;
+
+[Collection(nameof(FleetGroup))]
+public sealed class RelayKilledTests
+{
+    [Fact]
+    public async Task Faults_RelaysKilledWithUnpublishedPayments_EveryPaymentReachesTheTopic()
+    {
+        var fault = await FaultRun.AssertHoldsAsync("relay-killed");
+
+        // The kill left committed payments in the outbox, and the topic (read by kcat) has them all.
+        Assert.True(FaultRun.Detail(fault, "unpublished_at_kill") > 0);
+        Assert.True(FaultRun.Detail(fault, "events_on_topic") >= FaultRun.Detail(fault, "payments_committed"));
+    }
+}
