@@ -38,6 +38,13 @@ public sealed class InventoryOptions
     [Range(1, MaxLatencyMs)]
     public int LatencyMaxMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// The fraction of <c>/inventory</c> requests the latency applies to; the others are not
+    /// delayed. 0.5 with a 5 s latency is a dependency slow on half its calls.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double LatencyRate { get; set; } = 1.0;
+
     /// <summary>The fraction of <c>/inventory</c> requests answered 503, after the latency.</summary>
     [Range(0.0, 1.0)]
     public double ErrorRate { get; set; }

@@ -37,6 +37,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddFiredrillProblemDetails();
         builder.Services.AddHealthChecks();
         builder.Services.AddRuntimeOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
+        builder.Services.AddSingleton<IPostConfigureOptions<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>, ReadinessCaching>();
         builder.Services.AddHostedService<ParentWatchdog>();
         return builder;
     }

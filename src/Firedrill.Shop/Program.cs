@@ -30,6 +30,7 @@ builder.AddJobs();
 builder.Services.AddSingleton<ShopMetrics>();
 builder.AddSharedRequestLimit();
 builder.AddWarmUp();
+builder.AddAdmissionControl();
 builder.Services.AddOpenApi();
 // Registered last, so it runs last: whatever no other handler took is a logged 500 problem.
 builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
@@ -45,6 +46,7 @@ app.WarmUpMessaging();
 await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
 app.MapServiceDefaults();
+app.UseAdmissionControl();
 app.UseWarmUpTracking();
 app.UseRateLimiter();
 app.MapOpenApi();

@@ -12,6 +12,14 @@ internal static class InjectedLatency
             return TimeSpan.Zero;
         }
 
+        // One uniform sample serves both draws: below the rate it is delayed, and the sample,
+        // stretched back over [0, 1), picks the delay from the distribution.
+        if (sample >= options.LatencyRate)
+        {
+            return TimeSpan.Zero;
+        }
+
+        sample /= options.LatencyRate;
         double mean = options.LatencyMs;
         var milliseconds = options.LatencyDistribution switch
         {

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Dapper;
 using Firedrill.Lab.Faults.Support;
 using Firedrill.Lab.Fleet;
@@ -13,11 +15,16 @@ namespace Firedrill.Lab.Faults;
 /// delivered again, to whichever consumer takes its partitions over. The consumer's idempotent
 /// apply (the event id in <c>processed_events</c>, in the ledger's transaction) must absorb them.
 /// </summary>
-internal sealed class ConsumerKilled : Fault
+internal sealed partial class ConsumerKilled : Fault
 {
     private const double PaymentsPerSecond = 25;
     private const string Group = "ledger";
     private const string Topic = "payments";
+
+    // Kafka's own default auto.commit.interval.ms: the window between a batch's database commit and
+    // its offset commit is then seconds wide, not the shop's 200 ms, so the kill lands in it every time.
+    private static readonly TimeSpan CommitInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LatestKill = TimeSpan.FromSeconds(2);
 
     public override int Number => 4;
 
@@ -39,7 +46,11 @@ internal sealed class ConsumerKilled : Fault
     public override FleetOptions Fleet(FleetOptions defaults) => defaults with
     {
         Replicas = 2,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05" },
+        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings)
+        {
+            ["Payments:IdempotencyLease"] = "00:00:05",
+            ["Kafka:CommitInterval"] = CommitInterval.ToString("c", CultureInfo.InvariantCulture),
+        },
     };
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
@@ -61,25 +72,28 @@ internal sealed class ConsumerKilled : Fault
 
         clock.KeySignal = "ledger group lag (messages)";
         run.SampleEvery("ledger group lag (messages)", TimeSpan.FromMilliseconds(500), _ => Task.FromResult(offsets.Lag()));
-        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
 
+        // The kill is timed from what Kafka and PostgreSQL show, not from luck: right after a background
+        // commit of the victim's partitions (seen as its committed offsets moving), as soon as events past
+        // that commit are in processed_events. The next commit is a whole interval away.
         var victim = fleet.Shops[0];
+        var owned = await OwnedPartitionsAsync(victim, cancellationToken);
+        using var tail = new PartitionTail(fleet.KafkaBootstrapServers, Topic);
+        var trigger = await WaitForWindowAsync(database, offsets, tail, owned, cancellationToken);
         var killedAt = clock.Enter("consumer killed");
-        await context.Evidence.ShellAsync($"The fault: {victim.Name}, a member of the ledger group, killed mid-stream", "during",
-            $"kill -9 {victim.Pid.ToString(CultureInfo.InvariantCulture)}  # {victim.Name}", cancellationToken: cancellationToken,
-            run: $"kill -9 {victim.Pid.ToString(CultureInfo.InvariantCulture)} && echo killed {victim.Name}");
+        await victim.KillAsync();
         var committedAtKill = offsets.Committed();
         var appliedAtKill = await EventIdsAsync(database, "SELECT event_id FROM processed_events", cancellationToken);
-
-        // The survivor commits its own partitions about every second; the dead member's stay where they were.
-        await Task.Delay(TimeSpan.FromSeconds(2.5), cancellationToken);
-        var committedLater = offsets.Committed();
+        var orphaned = owned.ToHashSet();
+        context.Evidence.Add($"The fault: {victim.Name}, a member of the ledger group, killed in the window", "during",
+            $"kill -9 {victim.Pid.ToString(CultureInfo.InvariantCulture)}  # {victim.Name}, sent by the lab when the condition below held",
+            string.Create(CultureInfo.InvariantCulture,
+                $"{victim.Name} owned partitions [{string.Join(",", owned)}] (its /metrics: firedrill_kafka_consumer_assignment); its committed offsets last moved at most {trigger.SinceCommit.TotalMilliseconds:0} ms before the kill (background commits every {CommitInterval.TotalSeconds:0} s); {trigger.Applied} events past them were already in processed_events: killed with SIGKILL."));
         var high = offsets.HighWatermarks();
-        var orphaned = committedAtKill.Keys.Where(p => committedLater[p] == committedAtKill[p] && high[p] > committedAtKill[p]).ToHashSet();
-        context.Evidence.Add("The group's committed offsets: at the kill, 2.5 s later, and the topic's end", "during",
+        context.Evidence.Add("The group's committed offsets at the kill, and the topic's end", "during",
             "(the lab's Kafka client: OffsetFetch for group ledger, ListOffsets for payments)",
             string.Join('\n', committedAtKill.Keys.Order().Select(p => string.Create(CultureInfo.InvariantCulture,
-                $"partition {p}: committed {committedAtKill[p]} → {committedLater[p]}, end {high[p]}{(orphaned.Contains(p) ? "  (held by the dead member)" : "")}"))));
+                $"partition {p}: committed {committedAtKill[p]}, end {high[p]}{(orphaned.Contains(p) ? "  (held by the dead member)" : "")}"))));
 
         clock.Enter("replaced");
         await fleet.AddReplicaAsync(cancellationToken);
@@ -140,6 +154,8 @@ internal sealed class ConsumerKilled : Fault
                 ["ledger_rows"] = ledger.Values.Sum(),
                 ["orphaned_partitions"] = orphaned.Count,
                 ["applied_not_committed_at_kill"] = atRisk,
+                ["applied_past_commit_seen_before_kill"] = trigger.Applied,
+                ["ms_since_offset_commit_at_kill"] = Math.Round(trigger.SinceCommit.TotalMilliseconds),
                 ["payers"] = payers.Audited,
                 ["payers_acknowledged"] = payers.Acknowledged,
                 ["failed_attempts"] = load.Total.Errors,
@@ -148,6 +164,77 @@ internal sealed class ConsumerKilled : Fault
                 $"The consumer died holding {orphaned.Count} partitions with {atRisk} events applied but not committed; {recovery:0.0} s later its partitions were consumed again. Of {events.Count} events on the topic, {lost} are missing from the ledger and {duplicated} were applied twice."),
         };
     }
+
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
+
+    /// <summary>The partitions the replica's consumers own, from its own assignment gauge, once the group has settled.</summary>
+    private static async Task<IReadOnlyList<int>> OwnedPartitionsAsync(ServiceProcess replica, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<int> owned = [];
+        var settled = await Waiting.UntilAsync(async token =>
+        {
+            var text = await Http.GetStringAsync(new Uri(replica.Address, "/metrics"), token);
+            owned = [.. AssignmentLine().Matches(text).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Distinct().Order()];
+            return owned.Count > 0;
+        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(250), cancellationToken);
+        return settled ? owned : throw new InvalidOperationException($"{replica.Name} owned no partition of {Topic} within 20 s");
+    }
+
+    /// <summary>
+    /// Polls the group's committed offsets (OffsetFetch, from the lab's own client) until those of the
+    /// victim's partitions move (a background commit), then, while that commit is under
+    /// <see cref="LatestKill"/> old, reads the events past it from the topic and returns as soon as one of
+    /// them is in processed_events: applied, not committed. A commit seen too late starts the wait again.
+    /// </summary>
+    private static async Task<(int Applied, TimeSpan SinceCommit)> WaitForWindowAsync(string database, KafkaOffsets offsets, PartitionTail tail,
+        IReadOnlyList<int> owned, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var lastReadAt = Stopwatch.GetTimestamp();
+        var last = offsets.Committed();
+        long? commitNotBefore = null;
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync(cancellationToken);
+        while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+            var readAt = Stopwatch.GetTimestamp();
+            var committed = offsets.Committed();
+            if (owned.Any(p => committed[p] > last[p]))
+            {
+                // The previous reading did not see this commit yet, so it happened after that reading began.
+                commitNotBefore = lastReadAt;
+                last = committed;
+            }
+
+            lastReadAt = readAt;
+            if (commitNotBefore is not { } since || Stopwatch.GetElapsedTime(since) > LatestKill)
+            {
+                commitNotBefore = null;
+                continue;
+            }
+
+            var high = offsets.HighWatermarks();
+            var pending = tail.Read(owned.ToDictionary(p => p, p => committed[p]), high, TimeSpan.FromMilliseconds(500));
+            if (pending.Count == 0)
+            {
+                continue;
+            }
+
+            var applied = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                "SELECT count(*)::int FROM processed_events WHERE event_id = ANY(@Ids)", new { Ids = pending.Select(e => e.EventId).ToArray() },
+                cancellationToken: cancellationToken));
+            if (applied > 0 && Stopwatch.GetElapsedTime(since) <= LatestKill)
+            {
+                return (applied, Stopwatch.GetElapsedTime(since));
+            }
+        }
+
+        throw new InvalidOperationException("no moment with the victim's events applied past its last offset commit was seen within 30 s");
+    }
+
+    [GeneratedRegex("""^firedrill_kafka_consumer_assignment\{[^}]*partition="(\d+)"[^}]*\} 1""", RegexOptions.Multiline)]
+    private static partial Regex AssignmentLine();
 
     private static async Task<HashSet<string>> EventIdsAsync(string database, string sql, CancellationToken cancellationToken)
     {

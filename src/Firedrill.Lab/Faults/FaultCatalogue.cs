@@ -9,6 +9,10 @@ public static class FaultCatalogue
         () => new ResponseLost(),
         () => new RelayKilled(),
         () => new ConsumerKilled(),
+        () => new PoisonMessage(),
+        () => new SessionsTerminated(),
+        () => new InventoryDegraded(),
+        () => new Overload(),
         () => new HostileInput(),
         () => new ControlPlane(),
     ];

@@ -38,7 +38,10 @@ internal sealed class RelayKilled : Fault
     public override FleetOptions Fleet(FleetOptions defaults) => defaults with
     {
         Replicas = 2,
-        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05" },
+        // The relay polls every 200 ms by default, so on an idle machine a kill at a random instant
+        // often finds the outbox empty and proves nothing; polling every 2 s (still a sane setting)
+        // leaves committed payments waiting most of the time, and the kill waits to see some.
+        ShopSettings = new Dictionary<string, string>(defaults.ShopSettings) { ["Payments:IdempotencyLease"] = "00:00:05", ["Kafka:RelayInterval"] = "00:00:02" },
     };
 
     public override async Task<FaultOutcome> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
@@ -53,6 +56,10 @@ internal sealed class RelayKilled : Fault
         run.SampleEvery("outbox rows waiting to be published", TimeSpan.FromMilliseconds(500), token => Probes.ScalarAsync(database, Unpublished, token));
 
         await Task.Delay(before, cancellationToken);
+        // Kill only once committed payments are seen waiting in the outbox (bounded: if none ever
+        // wait, the check on what was at risk fails and says so).
+        await Waiting.UntilAsync(async token => await Probes.ScalarAsync(database, Unpublished, token) >= 3,
+            TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20), cancellationToken);
         var victims = fleet.Shops.ToList();
         var pids = string.Join(' ', victims.Select(shop => shop.Pid.ToString(CultureInfo.InvariantCulture)));
         var killedAt = clock.Enter("relays killed");

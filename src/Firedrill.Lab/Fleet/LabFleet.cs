@@ -30,6 +30,12 @@ public sealed record FleetOptions
 
     /// <summary>Each replica gets its own PostgreSQL role and Redis user (<see cref="Fleet.ReplicaIdentities"/>), so one can be cut off.</summary>
     public bool ReplicaIdentities { get; init; }
+
+    /// <summary>
+    /// Latency each way between the replicas and PostgreSQL (<see cref="NetworkLatencyProxy"/>), as
+    /// across production's network; zero: the replicas reach the database straight on loopback.
+    /// </summary>
+    public TimeSpan DatabaseLatency { get; init; }
 }
 
 /// <summary>
@@ -46,6 +52,7 @@ public sealed class LabFleet : IAsyncDisposable
     private readonly KafkaHost? _kafka;
     private readonly HashSet<int> _claimedPorts = [];
     private readonly IProgress<string>? _notes;
+    private NetworkLatencyProxy? _databaseNetwork;
     private int _nextReplica = 1;
 
     private LabFleet(FleetOptions options, string database, string databaseConnection, KafkaHost? kafka, string bootstrap, string token, IProgress<string>? notes)
@@ -57,6 +64,11 @@ public sealed class LabFleet : IAsyncDisposable
     public string Database { get; }
 
     public string DatabaseConnection { get; }
+
+    /// <summary>The run's database as the replicas reach it: through the fleet's network when it has one (<see cref="FleetOptions.DatabaseLatency"/>).</summary>
+    public string ReplicaDatabaseConnection => _databaseNetwork is { } network
+        ? new NpgsqlConnectionStringBuilder(DatabaseConnection) { Host = "127.0.0.1", Port = network.Port }.ConnectionString
+        : DatabaseConnection;
 
     public string KafkaBootstrapServers { get; }
 
@@ -115,6 +127,12 @@ public sealed class LabFleet : IAsyncDisposable
             kafka, options.KafkaBootstrapServers ?? kafka!.BootstrapServers, Convert.ToHexString(Guid.NewGuid().ToByteArray()), progress);
         try
         {
+            if (options.DatabaseLatency > TimeSpan.Zero)
+            {
+                var server = new NpgsqlConnectionStringBuilder(fleet.DatabaseConnection);
+                fleet._databaseNetwork = NetworkLatencyProxy.Start(server.Host ?? "127.0.0.1", server.Port, options.DatabaseLatency, TimeProvider.System);
+            }
+
             if (options.ReplicaIdentities)
             {
                 fleet.Identities = await ReplicaIdentities.CreateAsync(options.PostgresAdmin, database, fleet.Logs, cancellationToken);
@@ -167,7 +185,7 @@ public sealed class LabFleet : IAsyncDisposable
         var name = $"shop-{number}";
         var settings = new Dictionary<string, string>(_options.ShopSettings.Concat(_shopOverrides).GroupBy(pair => pair.Key).Select(group => group.Last()))
         {
-            ["ConnectionStrings:Postgres"] = DatabaseConnection,
+            ["ConnectionStrings:Postgres"] = ReplicaDatabaseConnection,
             ["ConnectionStrings:Redis"] = _options.Redis,
             ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
             ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
@@ -175,7 +193,7 @@ public sealed class LabFleet : IAsyncDisposable
         if (Identities is not null)
         {
             var identity = await Identities.ForAsync(name, cancellationToken);
-            settings["ConnectionStrings:Postgres"] = ReplicaIdentities.PostgresConnection(identity, DatabaseConnection);
+            settings["ConnectionStrings:Postgres"] = ReplicaIdentities.PostgresConnection(identity, ReplicaDatabaseConnection);
             settings["ConnectionStrings:Redis"] = Identities.RedisConnection(identity);
         }
 
@@ -194,6 +212,15 @@ public sealed class LabFleet : IAsyncDisposable
         }
 
         return shop;
+    }
+
+    /// <summary>Starts <paramref name="count"/> more replicas at once, then puts them behind the gateway together (a rolling deployment's new pods).</summary>
+    public async Task<IReadOnlyList<ServiceProcess>> AddReplicasAsync(int count, CancellationToken cancellationToken)
+    {
+        var added = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => AddReplicaAsync(cancellationToken, updateGateway: false)));
+        await UpdateGatewayAsync(cancellationToken);
+        await RaiseChangedAsync(cancellationToken);
+        return added;
     }
 
     /// <summary>Takes a replica out of the gateway, then stops it.</summary>
@@ -281,6 +308,19 @@ public sealed class LabFleet : IAsyncDisposable
         return Supervisor = ReplicaSupervisor.Start(this, options);
     }
 
+    /// <summary>
+    /// Starts the inventory service again on its address with its settings (after a kill, as an
+    /// orchestrator restarts a crashed dependency), and waits until it is ready. Its stock starts afresh.
+    /// </summary>
+    public async Task<ServiceProcess> RestartInventoryAsync(CancellationToken cancellationToken)
+    {
+        var old = Inventory;
+        await old.DisposeAsync();
+        Inventory = ServiceProcess.Start(old.Name, old.Project, Logs, Token, _options.InventorySettings, old.Address.Port);
+        await Inventory.WaitReadyAsync(cancellationToken);
+        return Inventory;
+    }
+
     /// <summary>Kills a replica without warning; the gateway finds out through its health checks.</summary>
     public Task KillReplicaAsync(string name) => _shops.Single(s => s.Name == name).KillAsync();
 
@@ -349,6 +389,11 @@ public sealed class LabFleet : IAsyncDisposable
         if (PostgresExporter is not null)
         {
             await PostgresExporter.DisposeAsync();
+        }
+
+        if (_databaseNetwork is not null)
+        {
+            await _databaseNetwork.DisposeAsync();
         }
 
         _kafka?.Dispose();

@@ -22,6 +22,7 @@ public sealed class ReplicaIdentities : IAsyncDisposable
     private readonly ConnectionMultiplexer _redisAdmin;
     private readonly PrivateRedis _privateRedis;
     private readonly Dictionary<string, Identity> _identities = [];
+    private readonly Dictionary<string, (CancellationTokenSource Stop, Task Loop)> _sweeps = [];
 
     /// <summary>One replica's names (the PostgreSQL role and the Redis user are the same) and its password.</summary>
     public sealed record Identity(string Replica, string Name, string Password);
@@ -101,21 +102,72 @@ public sealed class ReplicaIdentities : IAsyncDisposable
 
     public string RedisConnection(Identity identity) => $"{_redis},user={identity.Name},password={identity.Password}";
 
-    /// <summary>The replica's role may no longer log in, and its sessions are terminated: its database is gone for it alone.</summary>
+    /// <summary>
+    /// The replica's role may no longer log in, and its sessions are terminated: its database is gone
+    /// for it alone. The sessions are terminated again every <see cref="SweepPeriod"/> until
+    /// <see cref="RestoreDatabaseAsync"/>: a backend that passed its login check just before
+    /// <c>NOLOGIN</c> committed is listed in pg_stat_activity only once it finished starting, which on a
+    /// busy machine can be well after a single pass (measured: a replica kept three sessions and stayed
+    /// healthy through a whole cut).
+    /// </summary>
     public async Task CutDatabaseAsync(string replica, CancellationToken cancellationToken)
     {
         var name = Known(replica).Name;
         await PostgresAsync($"""ALTER ROLE "{name}" NOLOGIN;""", cancellationToken);
-        // Twice: a session that authenticated just before NOLOGIN may not be listed yet the first time.
-        for (var round = 0; round < 2; round++)
+        await PostgresAsync(TerminateSessions(name), cancellationToken);
+        var sweep = new CancellationTokenSource();
+        lock (_sweeps)
         {
-            await PostgresAsync($"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{name}';", cancellationToken);
-            await Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken);
+            _sweeps[replica] = (sweep, Task.Run(() => SweepAsync(name, sweep.Token), CancellationToken.None));
         }
     }
 
-    public Task RestoreDatabaseAsync(string replica, CancellationToken cancellationToken) =>
-        PostgresAsync($"""ALTER ROLE "{Known(replica).Name}" LOGIN;""", cancellationToken);
+    /// <summary>Lets the replica's role log in again (and stops terminating its sessions).</summary>
+    public async Task RestoreDatabaseAsync(string replica, CancellationToken cancellationToken)
+    {
+        (CancellationTokenSource Stop, Task Loop) sweep;
+        lock (_sweeps)
+        {
+            _sweeps.Remove(replica, out sweep);
+        }
+
+        if (sweep.Stop is not null)
+        {
+            await sweep.Stop.CancelAsync();
+            await sweep.Loop;
+            sweep.Stop.Dispose();
+        }
+
+        await PostgresAsync($"""ALTER ROLE "{Known(replica).Name}" LOGIN;""", cancellationToken);
+    }
+
+    private static readonly TimeSpan SweepPeriod = TimeSpan.FromMilliseconds(250);
+
+    private static string TerminateSessions(string role) =>
+        $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{role}';";
+
+    private async Task SweepAsync(string role, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(SweepPeriod, cancellationToken);
+                try
+                {
+                    await PostgresAsync(TerminateSessions(role), cancellationToken);
+                }
+                catch (NpgsqlException)
+                {
+                    // The server is busy or refusing the lab for a moment: the next pass tries again.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Restored.
+        }
+    }
 
     /// <summary>The replica's Redis user is disabled and its connections killed: Redis is gone for it alone.</summary>
     public async Task CutRedisAsync(string replica)
@@ -153,6 +205,20 @@ public sealed class ReplicaIdentities : IAsyncDisposable
     /// <summary>Drops every role and user this fleet created; call after the fleet's database is gone (no session left).</summary>
     public async ValueTask DisposeAsync()
     {
+        List<(CancellationTokenSource Stop, Task Loop)> sweeps;
+        lock (_sweeps)
+        {
+            sweeps = [.. _sweeps.Values];
+            _sweeps.Clear();
+        }
+
+        foreach (var (stop, loop) in sweeps)
+        {
+            await stop.CancelAsync();
+            await loop;
+            stop.Dispose();
+        }
+
         List<Identity> identities;
         lock (_identities)
         {

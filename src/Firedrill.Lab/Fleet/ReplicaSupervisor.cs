@@ -14,7 +14,8 @@ public sealed record SupervisorOptions
 
     public TimeSpan Period { get; init; } = TimeSpan.FromSeconds(1);
 
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>Kubernetes' default <c>timeoutSeconds</c>: a probe that takes longer has failed.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
 
     public int FailureThreshold { get; init; } = 3;
 
@@ -39,6 +40,9 @@ public sealed class ReplicaSupervisor : IAsyncDisposable
     private readonly StreamWriter _log;
     private readonly HttpClient _http;
     private readonly Dictionary<string, State> _states = [];
+    private readonly Dictionary<string, Task> _probing = [];
+    private readonly HashSet<string> _tickPending = [];
+    private readonly List<(string Replica, DateTimeOffset At)> _restartLog = [];
     private Task _loop = Task.CompletedTask;
 
     private sealed class State(DateTimeOffset started)
@@ -60,6 +64,18 @@ public sealed class ReplicaSupervisor : IAsyncDisposable
     }
 
     public string LogPath { get; }
+
+    /// <summary>Every restart so far: which replica, and when the supervisor decided it.</summary>
+    public IReadOnlyList<(string Replica, DateTimeOffset At)> RestartLog
+    {
+        get
+        {
+            lock (_states)
+            {
+                return [.. _restartLog];
+            }
+        }
+    }
 
     /// <summary>Restarts so far, by replica.</summary>
     public IReadOnlyDictionary<string, int> Restarts
@@ -84,10 +100,63 @@ public sealed class ReplicaSupervisor : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
+        // As a kubelet's probe worker per container: each replica is probed every period, one probe at
+        // a time, so a replica whose probe takes its whole timeout never delays another's. A tick that
+        // comes while the replica's probe still runs is kept (as Go's ticker keeps one), and the next
+        // probe starts as soon as that one ends: a probe that times out costs one period, not two.
         using var timer = new PeriodicTimer(_options.Period);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
-            await Task.WhenAll(_fleet.Shops.ToList().Select(shop => ProbeAsync(shop, cancellationToken)));
+            foreach (var name in _fleet.Shops.Select(shop => shop.Name).ToList())
+            {
+                lock (_probing)
+                {
+                    if (_probing.ContainsKey(name))
+                    {
+                        _tickPending.Add(name);
+                    }
+                    else
+                    {
+                        _probing[name] = Task.Run(() => ProbeWhileTicksPendingAsync(name, cancellationToken), CancellationToken.None);
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task ProbeWhileTicksPendingAsync(string name, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_fleet.Shops.ToList().FirstOrDefault(shop => shop.Name == name) is { } shop)
+            {
+                await ProbeOrLogAsync(shop, cancellationToken);
+            }
+
+            lock (_probing)
+            {
+                if (!_tickPending.Remove(name) || cancellationToken.IsCancellationRequested)
+                {
+                    _probing.Remove(name);
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task ProbeOrLogAsync(ServiceProcess shop, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ProbeAsync(shop, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Write($"{shop.Name}: the probe or restart failed: {ex.GetType().Name}: {ex.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
         }
     }
 
@@ -123,6 +192,11 @@ public sealed class ReplicaSupervisor : IAsyncDisposable
         }
 
         state.Restarts++;
+        lock (_states)
+        {
+            _restartLog.Add((shop.Name, DateTimeOffset.UtcNow));
+        }
+
         Write($"{shop.Name} liveness failed ({state.Failures}/{_options.FailureThreshold}): {failure} -> restarting it (restart {state.Restarts})");
         await _fleet.RestartReplicaAsync(shop.Name);
         state.Backoff = state.Backoff == TimeSpan.Zero ? _options.InitialBackoff : TimeSpan.FromTicks(Math.Min(state.Backoff.Ticks * 2, _options.MaxBackoff.Ticks));
@@ -172,6 +246,15 @@ public sealed class ReplicaSupervisor : IAsyncDisposable
         {
             // Stopped, as asked.
         }
+
+        List<Task> probing;
+        lock (_probing)
+        {
+            probing = [.. _probing.Values];
+        }
+
+        // Each ends once its probe does (cancellation included); none throws.
+        await Task.WhenAll(probing);
 
         _http.Dispose();
         lock (_log)

@@ -92,8 +92,18 @@ public sealed partial class LoadGenerator
         await Task.Yield();
         try
         {
-            while (!run.Token.IsCancellationRequested)
+            for (long sent = 0; !run.Token.IsCancellationRequested; sent++)
             {
+                if (run.Profile.Pacing is { } pacing && pacing * sent - _time.GetElapsedTime(run.Start) is { Ticks: > 0 } wait)
+                {
+                    if (pacing * sent >= run.Profile.Duration)
+                    {
+                        return;
+                    }
+
+                    await Task.Delay(wait, _time, run.Token);
+                }
+
                 if (_time.GetElapsedTime(run.Start) >= run.Profile.Duration || !run.TryClaim(out var sequence))
                 {
                     return;

@@ -27,6 +27,14 @@ public sealed record LoadProfile
     /// <summary>Closed model: the number of virtual users, each sending, awaiting and sending again.</summary>
     public int Concurrency { get; init; } = 1;
 
+    /// <summary>
+    /// Closed model: each user sends its k-th request no sooner than k × this after the run began
+    /// (a user on a timer: a dashboard polling, a page fetching its parts at once); null: at once.
+    /// The users start together, so they send in step: waves of <see cref="Concurrency"/> requests
+    /// at once, every <see cref="Pacing"/>, at most Concurrency ÷ Pacing a second.
+    /// </summary>
+    public TimeSpan? Pacing { get; init; }
+
     /// <summary>Sending stops when this has passed...</summary>
     public TimeSpan Duration { get; init; }
 
@@ -67,6 +75,11 @@ public sealed record LoadProfile
         if (Model == LoadModel.Closed && Concurrency < 1)
         {
             throw new ArgumentException($"LoadProfile.Concurrency must be >= 1 for the closed model (was {Concurrency}).", Param);
+        }
+
+        if (Pacing is { } pacing && (Model != LoadModel.Closed || pacing <= TimeSpan.Zero))
+        {
+            throw new ArgumentException($"LoadProfile.Pacing must be > 0 and only set for the closed model (was {pacing} with {Model}).", Param);
         }
 
         if (Duration <= TimeSpan.Zero)

@@ -13,8 +13,12 @@ public sealed record FailedResponse(HttpStatusCode Status, string Path, string B
     /// Sends requests until one fails (at most <paramref name="attempts"/>, a few at a time) and
     /// returns the first failure whose problem details carry a trace id; null if none failed.
     /// </summary>
+    /// <param name="spacing">
+    /// A pause after each answer that did not fail, so the attempts cover a stretch of time (a symptom
+    /// that builds up, such as leaked connections, may start failing requests only later in the phase).
+    /// </param>
     public static async Task<FailedResponse?> CatchAsync(HttpClient client, Func<long, HttpRequestMessage> create, Func<HttpStatusCode, bool> isFailure,
-        int attempts, CancellationToken cancellationToken, int parallel = 4)
+        int attempts, CancellationToken cancellationToken, int parallel = 4, TimeSpan spacing = default, TimeProvider? time = null)
     {
         FailedResponse? caught = null;
         using var found = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -29,6 +33,11 @@ public sealed record FailedResponse(HttpStatusCode Status, string Path, string B
                     using var response = await client.SendAsync(request, found.Token);
                     if (!isFailure(response.StatusCode))
                     {
+                        if (spacing > TimeSpan.Zero)
+                        {
+                            await Task.Delay(spacing, time ?? TimeProvider.System, found.Token);
+                        }
+
                         continue;
                     }
 

@@ -16,7 +16,8 @@ public static class HealthEndpoints
     /// <summary>
     /// <c>/health/live</c> answers for the process alone, so a dependency outage never makes an
     /// orchestrator restart healthy processes; <c>/health/ready</c> runs the dependency checks a
-    /// request needs, each bounded by its own timeout.
+    /// request needs, each bounded by its own timeout and cached briefly (<see cref="CachedHealthCheck"/>,
+    /// <see cref="HealthOptions.ReadinessCacheTtl"/>).
     /// </summary>
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {

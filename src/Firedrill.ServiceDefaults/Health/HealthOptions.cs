@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
 namespace Firedrill.ServiceDefaults.Health;
@@ -14,10 +15,16 @@ public sealed class HealthOptions
     /// answers for the process alone.
     /// </summary>
     public bool LivenessChecksDependencies { get; set; }
+
+    /// <summary>
+    /// How long a dependency check's result answers for the readiness endpoint (<see cref="CachedHealthCheck"/>):
+    /// the gateway, an orchestrator and a load balancer may all probe every second, and during an outage
+    /// each probe would otherwise wait its own timeout on the dependency. Short, so a replica leaves
+    /// and rejoins rotation within a probe or two. Zero: every probe runs the checks.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan ReadinessCacheTtl { get; set; } = TimeSpan.FromMilliseconds(500);
 }
 
-/// <summary>A boolean binds or fails to bind; there is nothing more to check.</summary>
-internal sealed class HealthOptionsValidator : IValidateOptions<HealthOptions>
-{
-    public ValidateOptionsResult Validate(string? name, HealthOptions options) => ValidateOptionsResult.Success;
-}
+[OptionsValidator]
+internal sealed partial class HealthOptionsValidator : IValidateOptions<HealthOptions>;

@@ -2,6 +2,8 @@ using System.Reflection;
 using Dapper;
 using DbUp;
 using Npgsql;
+using Polly;
+using Polly.Retry;
 
 namespace Firedrill.Shop.Data;
 
@@ -20,7 +22,24 @@ internal sealed partial class DatabaseInitializer(ShopDatabase database, TimePro
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        // Db:AcquireTimeoutSeconds also bounds opening a physical connection (Npgsql's Timeout), and a
+        // pool deliberately sized with a short one can meet a database that answers a starting replica
+        // slower than that (a busy server loading the type catalogue): try again rather than crash the start.
+        var firstConnection = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(ex => ex.InnerException is TimeoutException),
+                MaxRetryAttempts = 4,
+                Delay = TimeSpan.FromMilliseconds(500),
+                BackoffType = DelayBackoffType.Exponential,
+                OnRetry = retry =>
+                {
+                    LogFirstConnectionRetry(retry.AttemptNumber + 1, retry.Outcome.Exception?.Message);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+        await using var connection = await firstConnection.ExecuteAsync(token => database.OpenConnectionAsync(token), cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@key)", new { key = MigrationLockKey }, cancellationToken: cancellationToken));
         try
         {
@@ -79,6 +98,9 @@ internal sealed partial class DatabaseInitializer(ShopDatabase database, TimePro
             Sql, new { customers = SeedCustomers, products = SeedProducts, now = time.GetUtcNow().UtcDateTime }, cancellationToken: cancellationToken));
         LogCatalogueSeeded(SeedProducts, SeedCustomers);
     }
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "The database did not give a first connection in time (attempt {Attempt}: {Reason}); trying again")]
+    private partial void LogFirstConnectionRetry(int attempt, string? reason);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Applied migration {Script}")]
     private partial void LogMigrationApplied(string script);

@@ -74,9 +74,9 @@ internal sealed class ShopDatabase : IDisposable
             CommandTimeout = options.CommandTimeoutSeconds,
             MaxAutoPrepare = options.MaxAutoPrepare,
             ApplicationName = _applicationName,
-            // No session state is left on a connection (no SET, no temp tables, no LISTEN; advisory
-            // locks, the migration's and DistributedLock's, are released explicitly), so skip the
-            // reset Npgsql otherwise sends when a pooled connection is reused: measured in bench/.
+            // No session state is left on a connection (no SET, no temp tables, no LISTEN; the
+            // migration's advisory lock is released explicitly), so skip the reset Npgsql otherwise
+            // sends when a pooled connection is reused: measured in bench/.
             NoResetOnClose = true,
             // Kept so migrations and the bulk seeder can open their own connections.
             PersistSecurityInfo = true,

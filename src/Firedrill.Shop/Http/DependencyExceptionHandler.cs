@@ -27,7 +27,6 @@ internal sealed partial class DependencyExceptionHandler(IProblemDetailsService 
                 Title = "Database busy",
                 Detail = "No database connection came free in time; retry shortly.",
             };
-            httpContext.Response.Headers.RetryAfter = "1";
         }
         else
         {
@@ -36,6 +35,8 @@ internal sealed partial class DependencyExceptionHandler(IProblemDetailsService 
 
         problem.Status = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        // Not this request's fault: tell the client when to try again rather than leave it to guess (RFC 9110 §10.2.3).
+        httpContext.Response.Headers.RetryAfter = "1";
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 

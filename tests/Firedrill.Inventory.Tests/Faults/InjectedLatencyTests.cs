@@ -50,6 +50,32 @@ public sealed class InjectedLatencyTests
         Assert.Equal(TimeSpan.Zero, InjectedLatency.Next(Options(0, distribution), 0.9));
     }
 
+    [Theory]
+    [InlineData(0.0, 5000)]
+    [InlineData(0.49, 5000)]
+    [InlineData(0.5, 0)]
+    [InlineData(0.99, 0)]
+    public void Next_HalfTheCalls_DelaysOnlyThoseBelowTheRate(double sample, double expectedMs)
+    {
+        var options = Options(5000, LatencyDistribution.Fixed);
+        options.LatencyRate = 0.5;
+
+        Assert.Equal(expectedMs, InjectedLatency.Next(options, sample).TotalMilliseconds);
+    }
+
+    [Fact]
+    public void Next_HalfTheCallsUniform_DelayedOnesSpanTheWholeDistribution()
+    {
+        var options = Options(200, LatencyDistribution.Uniform);
+        options.LatencyRate = 0.5;
+
+        // The delayed half, stretched back over the distribution: from half to one and a half times the mean.
+        Assert.Equal(100, InjectedLatency.Next(options, 0.0).TotalMilliseconds, 3);
+        Assert.Equal(298, InjectedLatency.Next(options, 0.495).TotalMilliseconds, 3);
+        var delayed = Enumerable.Range(0, 10_000).Count(i => InjectedLatency.Next(options, (i + 0.5) / 10_000) > TimeSpan.Zero);
+        Assert.Equal(5_000, delayed);
+    }
+
     private static InventoryOptions Options(int latencyMs, LatencyDistribution distribution) =>
         new() { LatencyMs = latencyMs, LatencyDistribution = distribution };
 }

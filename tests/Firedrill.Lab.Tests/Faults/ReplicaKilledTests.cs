@@ -1,9 +1,8 @@
-using Firedrill.Lab.Tests.Fleet;
 using Firedrill.Lab.Tests.Support;
 
 namespace Firedrill.Lab.Tests.Faults;
 
-[Collection(nameof(FleetGroup))]
+[Collection(IncidentLanes.A)]
 public sealed class ReplicaKilledTests
 {
     [Fact]

@@ -113,6 +113,25 @@ public sealed class LoadGeneratorTests(LoadTestServer server)
     }
 
     [Fact]
+    public async Task RunAsync_ClosedModelWithPacing_SendsOneRequestPerUserPerPacing()
+    {
+        var profile = new LoadProfile
+        {
+            Model = LoadModel.Closed,
+            Concurrency = 4,
+            Pacing = TimeSpan.FromMilliseconds(100),
+            Duration = TimeSpan.FromSeconds(1),
+            Mix = [Get("fast", "/fast")],
+        };
+
+        var result = await RunAsync(profile);
+
+        // At most ten rounds of four, against a server that answers hundreds a second unpaced (a busy
+        // machine may fit fewer rounds in the second; never more).
+        Assert.InRange(result.Requests, 4, 40);
+    }
+
+    [Fact]
     public async Task RunAsync_WeightedMixThreeToOne_SplitsCountsThreeToOne()
     {
         var result = await RunAsync(Closed(4, maxRequests: 800, Get("a", "/fast", weight: 3), Get("b", "/fast?b", weight: 1)));

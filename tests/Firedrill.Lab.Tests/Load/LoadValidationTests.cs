@@ -13,6 +13,8 @@ public sealed class LoadValidationTests
         { "RatePerSecond", Valid with { RatePerSecond = 0 } },
         { "RatePerSecond", Valid with { RatePerSecond = double.NaN } },
         { "Concurrency", Valid with { Model = LoadModel.Closed, Concurrency = 0 } },
+        { "Pacing", Valid with { Pacing = TimeSpan.FromSeconds(1) } },
+        { "Pacing", Valid with { Model = LoadModel.Closed, Pacing = TimeSpan.Zero } },
         { "Duration", Valid with { Duration = TimeSpan.Zero } },
         { "MaxRequests", Valid with { MaxRequests = 0 } },
         { "RequestTimeout", Valid with { RequestTimeout = TimeSpan.Zero } },

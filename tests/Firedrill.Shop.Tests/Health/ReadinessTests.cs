@@ -44,7 +44,8 @@ public sealed class ReadinessTests : IAsyncLifetime
 
         _proxy.Cut();
         var started = DateTime.UtcNow;
-        var ready = await client.GetAsync("/health/ready");
+        // A result answers for Health:ReadinessCacheTtl (500 ms): the probe after that runs the checks again.
+        var ready = await FirstUnhealthyAsync(client, "/health/ready");
         var elapsed = DateTime.UtcNow - started;
         var live = await client.GetAsync("/health/live");
 
@@ -53,8 +54,38 @@ public sealed class ReadinessTests : IAsyncLifetime
         Assert.Equal("Unhealthy", report.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
         Assert.Equal("Healthy", report.GetProperty("checks").GetProperty("redis").GetProperty("status").GetString());
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        // Bounded by the check's own timeout (2 s), not by a TCP or pool wait; generous for a busy machine.
+        // Bounded by the cache's life and the check's own timeout (2 s), not by a TCP or pool wait; generous for a busy machine.
         Assert.True(elapsed < TimeSpan.FromSeconds(10), $"readiness took {elapsed}");
+    }
+
+    [Fact]
+    public async Task Ready_WithinTheCacheLife_AnswersWithoutRunningTheChecks()
+    {
+        // A cache life far longer than the test: the second probe can only be the first one's result.
+        await using var cached = new ShopInstance(_proxiedConnection, new Dictionary<string, string?> { ["Health:ReadinessCacheTtl"] = "00:01:00" });
+        using var client = cached.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+
+        _proxy.Cut();
+        var ready = await client.GetAsync("/health/ready");
+
+        Assert.True(ready.StatusCode == HttpStatusCode.OK, await ready.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Probes until the endpoint answers 503 (a cached healthy result lasts one cache life).</summary>
+    private static async Task<HttpResponseMessage> FirstUnhealthyAsync(HttpClient client, string path)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var response = await client.GetAsync(path);
+            if (response.StatusCode != HttpStatusCode.OK || DateTime.UtcNow > deadline)
+            {
+                return response;
+            }
+
+            await Task.Delay(100);
+        }
     }
 
     [Fact]
@@ -66,7 +97,7 @@ public sealed class ReadinessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
 
         _proxy.Cut();
-        var live = await client.GetAsync("/health/live");
+        var live = await FirstUnhealthyAsync(client, "/health/live");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, live.StatusCode);
         var report = JsonDocument.Parse(await live.Content.ReadAsStringAsync()).RootElement;

@@ -1,3 +1,7 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Firedrill.Shop.Tests.Support;
 
 /// <summary>
@@ -6,8 +10,24 @@ namespace Firedrill.Shop.Tests.Support;
 /// </summary>
 public sealed class ShopInstance : ServiceHost<Program>
 {
-    public ShopInstance(string postgres, IDictionary<string, string?>? settings = null, bool realServer = true)
-        : base(WithDefaults(postgres, settings), realServer) => Start();
+    private readonly Action<IServiceCollection>? _services;
+
+    /// <param name="services">Replaces services after the app's own registrations (a test's clock for one component, say).</param>
+    public ShopInstance(string postgres, IDictionary<string, string?>? settings = null, bool realServer = true, Action<IServiceCollection>? services = null)
+        : base(WithDefaults(postgres, settings), realServer)
+    {
+        _services = services;
+        Start();
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        if (_services is { } services)
+        {
+            builder.ConfigureTestServices(services);
+        }
+    }
 
     private static Dictionary<string, string?> WithDefaults(string postgres, IDictionary<string, string?>? settings)
     {
@@ -21,6 +41,7 @@ public sealed class ShopInstance : ServiceHost<Program>
             ["Jobs:InventorySyncEnabled"] = "false",
             ["Kafka:BootstrapServers"] = KafkaMock.BootstrapServers,
             ["Kafka:PaymentsTopic"] = $"payments.{database}",
+            ["Kafka:DeadLetterTopic"] = $"payments.{database}.dead-letter",
             ["Kafka:LedgerGroup"] = $"ledger.{database}",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

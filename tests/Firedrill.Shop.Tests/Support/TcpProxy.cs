@@ -5,7 +5,8 @@ namespace Firedrill.Shop.Tests.Support;
 
 /// <summary>
 /// A loopback TCP forwarder in front of an engine. <see cref="Cut"/> drops every open connection
-/// and refuses new ones, as a network partition between one replica and its database would.
+/// and refuses new ones, as a network partition between one replica and its database would;
+/// <see cref="HoldNext"/> accepts connections that are never answered, as a server too busy to.
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
@@ -14,6 +15,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<TcpClient> _open = [];
     private readonly Task _accepting;
+    private int _toHold;
 
     public TcpProxy(string host, int port)
     {
@@ -24,6 +26,12 @@ public sealed class TcpProxy : IAsyncDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>How many connections were accepted and held without an answer.</summary>
+    public int Held { get; private set; }
+
+    /// <summary>The next <paramref name="count"/> connections are accepted and then left unanswered (until the proxy is cut).</summary>
+    public void HoldNext(int count) => Volatile.Write(ref _toHold, count);
 
     public void Cut()
     {
@@ -52,6 +60,18 @@ public sealed class TcpProxy : IAsyncDisposable
                 return;
             }
 
+            if (Interlocked.Decrement(ref _toHold) >= 0)
+            {
+                lock (_open)
+                {
+                    _open.Add(inbound);
+                    Held++;
+                }
+
+                continue;
+            }
+
+            Interlocked.Exchange(ref _toHold, 0);
             _ = ForwardAsync(inbound);
         }
     }

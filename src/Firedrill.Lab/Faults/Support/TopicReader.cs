@@ -54,6 +54,12 @@ internal static class TopicReader
                 continue;
             }
 
+            if (!IsPaymentEvent(fields[2]))
+            {
+                // A poison message (fault 5): on the topic, but no payment event.
+                continue;
+            }
+
             using var json = JsonDocument.Parse(fields[2]);
             var root = json.RootElement;
             events.Add(new TopicEvent(int.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture),
@@ -61,5 +67,21 @@ internal static class TopicReader
         }
 
         return events;
+    }
+
+    private static bool IsPaymentEvent(string value)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(value);
+            return json.RootElement.ValueKind == JsonValueKind.Object
+                && json.RootElement.TryGetProperty("eventId", out var id) && id.ValueKind == JsonValueKind.String && id.GetString()!.StartsWith("payment-", StringComparison.Ordinal)
+                && json.RootElement.TryGetProperty("paymentId", out var payment) && payment.ValueKind == JsonValueKind.Number && payment.GetInt64() > 0
+                && json.RootElement.TryGetProperty("orderId", out var order) && order.ValueKind == JsonValueKind.Number;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 }

@@ -9,7 +9,7 @@ namespace Firedrill.Lab.Scenarios.Incidents;
 /// <summary>
 /// SCENARIOS.md #3. Two replicas with a deliberately small pool (10 connections each, well under
 /// the server's shared max_connections). <c>held-across-call</c>: the order path holds a pooled
-/// connection and an open transaction while inventory takes 400 ms; at peak every connection is
+/// connection and an open transaction while inventory takes 800 ms; at peak every connection is
 /// held and requests give up after the acquisition timeout (503 "Database busy").
 /// <c>leak-on-error</c>: the availability path's fallback returns without disposing its
 /// connection; with inventory failing now and then the pool drains until nothing is left. The
@@ -33,10 +33,16 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
 
     public override string Title => "Connections run out at peak";
 
+    // held-across-call's numbers, by Little's law: the peak brings 56 orders a second (75 × 3/4), 28 per
+    // replica, each holding a connection for inventory's 800 ms: 22 connections wanted of 10. A pool
+    // serves 12.5 a second, the queue grows by ~15 a second, and its wait passes the 2 s acquisition
+    // timeout about 1.6 s into the peak, whatever the machine's speed (at 400 ms the pool kept up with
+    // 25 of 28 a second and the quick phase ended before any wait reached 2 s). The baseline's
+    // 7.5 orders a second per replica hold 6 of 10.
     protected override IReadOnlyList<Cause> TypedVariants { get; } =
     [
-        new("held-across-call", "orders hold a connection and a transaction across a 400 ms inventory call; at peak the pool runs dry",
-            "Orders:ReserveInsideTransaction", 400, 0, BaselineRate: 20, PeakRate: 75, Orders: true),
+        new("held-across-call", "orders hold a connection and a transaction across an 800 ms inventory call; at peak the pool runs dry",
+            "Orders:ReserveInsideTransaction", 800, 0, BaselineRate: 20, PeakRate: 75, Orders: true),
         new("leak-on-error", "the availability fallback returns without disposing its connection; inventory errors drain the pool",
             "Catalog:LeakyAvailabilityLookup", 0, 0.2, BaselineRate: 60, PeakRate: 60, Orders: false),
     ];
@@ -76,7 +82,7 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
                 "Seconds of statement execution per second: low, so the database is not the bottleneck — the pool is."),
         ],
         Held
-            ? "OrderService.PlaceHoldingConnectionAcrossReservationAsync (src/Firedrill.Shop/Features/Orders/OrderService.cs, Orders:ReserveInsideTransaction=true) opens a connection and a transaction, then calls inventory (400 ms) while holding both. Each order keeps a connection for the whole call: a pool of 10 serves about 25 orders per second per replica, and the peak asks for more, so requests queue for a connection and give up after Db:AcquireTimeoutSeconds."
+            ? "OrderService.PlaceHoldingConnectionAcrossReservationAsync (src/Firedrill.Shop/Features/Orders/OrderService.cs, Orders:ReserveInsideTransaction=true) opens a connection and a transaction, then calls inventory (800 ms) while holding both. Each order keeps a connection for the whole call: a pool of 10 serves at most 12.5 orders per second per replica (10 ÷ 0.8 s), and the peak brings 28, so the queue for a connection grows by about 15 a second and requests give up after Db:AcquireTimeoutSeconds."
             : "LeakyAvailabilityLookup.GetAsync (src/Firedrill.Shop/Features/Catalog/LeakyAvailabilityLookup.cs, Catalog:LeakyAvailabilityLookup=true) disposes its connection by hand at the end, and the fallback's early return (inventory failed, answer \"unknown\") skips that line. Each inventory failure leaks one pooled connection for good; after ten per replica nothing is left and every database request waits out Db:AcquireTimeoutSeconds.",
         Held
             ? "The correct path, OrderService.PlaceAsync: reserve at inventory first, outside any transaction, then one short transaction for the writes (the reservation is given back if they fail). The pool stays as deliberately sized (10 per replica, all replicas well under max_connections, a 2 s acquisition timeout so an overload fails fast as a 503): once transactions are short, a few connections are busy at peak."
@@ -91,11 +97,16 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
             ["Db:MaxPoolSize"] = PoolSize.ToString(CultureInfo.InvariantCulture),
             ["Db:AcquireTimeoutSeconds"] = AcquireTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
             ["Jobs:InventorySyncEnabled"] = "false",
-            // Inventory is slow by design in held-across-call (400 ms): the client waits for it. In
+            // Inventory is slow by design in held-across-call (800 ms): the client waits for it. In
             // leak-on-error it answers each failure at once (no retries hiding the error path).
             ["InventoryClient:AttemptTimeout"] = "00:00:03",
             ["InventoryClient:TotalTimeout"] = "00:00:05",
             ["InventoryClient:MaxRetries"] = Held ? "2" : "0",
+            // The bulkhead sized for this inventory: on the fixed path the peak keeps 28 × 0.8 s ≈ 22
+            // calls in flight per replica, and the default 32 left too little room for the arrivals
+            // the load generator catches up with after the machine stalls (one margins run had a
+            // reservation rejected by the bulkhead in the fixed phase).
+            ["InventoryClient:MaxConcurrentCalls"] = "64",
         },
     };
 
@@ -112,35 +123,41 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
             // production, deployed. New replicas (fresh pools, the correct path by default) replace
             // the old ones behind the gateway.
             var old = context.Fleet.Shops.Select(shop => shop.Name).ToList();
-            foreach (var _ in old)
-            {
-                await context.Fleet.AddReplicaAsync(cancellationToken);
-            }
-
+            await context.Fleet.AddReplicasAsync(old.Count, cancellationToken);
             foreach (var name in old)
             {
                 await context.Fleet.RemoveReplicaAsync(name, cancellationToken);
             }
 
-            // As a deployment would: the new replicas take traffic for a moment (their pools open
-            // their connections) before the fixed phase is measured.
-            using var client = context.GatewayClient(RequestTimeout);
-            await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
-            {
-                Model = LoadModel.Open,
-                RatePerSecond = Chosen.PeakRate,
-                Duration = TimeSpan.FromSeconds(2),
-                RequestTimeout = RequestTimeout,
-                Mix = Mix(),
-            }, progress: null, cancellationToken);
+            // As a deployment would: the new replicas take traffic for a moment (their code compiled,
+            // their pools and caches filled) before the fixed phase is measured against the baseline,
+            // which ran on warm replicas.
+            await WarmAsync(context, Chosen.PeakRate, context.Duration(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3)), cancellationToken);
         }
+    }
+
+    /// <summary>The variant's own mix at its normal rate, unmeasured, with the correct code: every path the phases take is compiled and every pool open.</summary>
+    public override Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken) =>
+        WarmAsync(context, Chosen.BaselineRate, context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(4)), cancellationToken);
+
+    private async Task WarmAsync(ScenarioContext context, double rate, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        using var client = context.GatewayClient(RequestTimeout);
+        await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
+        {
+            Model = LoadModel.Open,
+            RatePerSecond = rate,
+            Duration = duration,
+            RequestTimeout = RequestTimeout,
+            Mix = Mix(),
+        }, progress: null, cancellationToken);
     }
 
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
     {
         var duration = phase == Phases.Baseline
-            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(5))
-            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(7));
+            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(4))
+            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(6));
         using var client = context.GatewayClient(RequestTimeout);
         var started = context.Time.GetUtcNow();
         var evidence = phase == Phases.Baseline ? Task.CompletedTask
@@ -227,7 +244,9 @@ internal sealed class DbPoolExhaustion : Scenario<DbPoolExhaustion.Cause>
         var catching = FailedResponse.CatchAsync(client, sequence => Held
                 ? new HttpRequestMessage(HttpMethod.Post, "/api/orders") { Content = new StringContent(OrderBody(sequence), Encoding.UTF8, "application/json") }
                 : new HttpRequestMessage(HttpMethod.Get, $"/api/customers/{1 + sequence % 100}/orders"),
-            status => status == HttpStatusCode.ServiceUnavailable, attempts: 80, cancellationToken, parallel: 8);
+            status => status == HttpStatusCode.ServiceUnavailable, attempts: 80, cancellationToken, parallel: 8,
+            // Leaked connections fail requests only once the pool has run dry: keep looking for the rest of the phase.
+            spacing: TimeSpan.FromMilliseconds(250), time: context.Time);
         await context.Evidence.PsqlAsync("pg_stat_activity: the run's sessions and their last query", phase, DatabaseEvidence.Sessions, cancellationToken);
         await DatabaseEvidence.PoolMetricsAsync(context, context.Fleet.Shops[0], phase, cancellationToken);
         await DatabaseEvidence.TraceAsync(context, phase, await catching, Held

@@ -13,6 +13,7 @@ internal sealed partial class KafkaConsumerLag
 {
     private const string OrdersKey = "orders";
     private const string ReaderKey = "offsets";
+    private const string BrokenStartedKey = "broken-started";
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
@@ -61,6 +62,11 @@ internal sealed partial class KafkaConsumerLag
     {
         var duration = PhaseDuration(context, phase);
         var started = context.Time.GetUtcNow();
+        if (phase == Phases.Broken)
+        {
+            context.Items[BrokenStartedKey] = started;
+        }
+
         using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var samples = SampleLagAsync(context, sampling.Token);
         var evidence = phase == Phases.Baseline
@@ -72,15 +78,21 @@ internal sealed partial class KafkaConsumerLag
         await evidence;
 
         var window = Math.Max(2, (int)Math.Ceiling((context.Time.GetUtcNow() - started).TotalSeconds));
+        var total = lag.Select(sample => (sample.Seconds, Lag: sample.Partitions.Sum(p => p.Lag))).ToList();
+        var produced = ProducedPerPartition(lag);
         var signals = new Dictionary<string, double>
         {
             ["production_rate"] = Chosen.Rate,
-            ["lag_start"] = lag.Count == 0 ? 0 : lag[0].Lag,
-            ["lag_slope_per_s"] = Math.Round(Slope(lag), 2),
+            ["lag_start"] = total.Count == 0 ? 0 : total[0].Lag,
+            ["lag_slope_per_s"] = Math.Round(Slope(total), 2),
             // The end of the phase: the median of the last two seconds' samples, so one commit's timing does not decide it.
-            ["lag_end"] = Median(lag.Where(sample => sample.Seconds >= duration.TotalSeconds - 2).Select(sample => (double)sample.Lag)),
-            ["busiest_partition_share"] = Math.Round(await ScalarAsync(context,
-                $"max(sum by (partition) (increase(firedrill_outbox_published_total[{window}s]))) / sum(increase(firedrill_outbox_published_total[{window}s]))", cancellationToken), 3),
+            ["lag_end"] = Median(total.Where(sample => sample.Seconds >= duration.TotalSeconds - 2).Select(sample => (double)sample.Lag)),
+            // Only what was produced since the phase began (its settings applied): what is left of an earlier backlog does not count.
+            ["lag_of_phase_events_end"] = Median(lag.Where(sample => sample.Seconds >= duration.TotalSeconds - 2)
+                .Select(sample => (double)LagSince(lag[0].Partitions, sample.Partitions))),
+            // Events produced during the phase, per partition, from the topic's log-end offsets (the topic's own count, not the shop's).
+            ["events_produced"] = produced.Values.Sum(),
+            ["busiest_partition_share"] = produced.Values.Sum() == 0 ? 0 : Math.Round((double)produced.Values.Max() / produced.Values.Sum(), 3),
             ["consumers_without_partitions"] = await ScalarAsync(context, "count(firedrill_kafka_consumer_assigned_partitions == 0) or vector(0)", cancellationToken),
             ["rebalances"] = Math.Round(await ScalarAsync(context, $"sum(increase(firedrill_kafka_consumer_rebalances_total[{window}s])) or vector(0)", cancellationToken)),
             ["poll_timeouts"] = Math.Round(await ScalarAsync(context, $"sum(increase(firedrill_kafka_consumer_poll_timeouts_total[{window}s])) or vector(0)", cancellationToken)),
@@ -94,6 +106,9 @@ internal sealed partial class KafkaConsumerLag
         if (phase == Phases.Fixed)
         {
             await WaitForDrainAsync(context, TimeSpan.FromSeconds(15), cancellationToken);
+            var sinceBroken = (int)Math.Ceiling((context.Time.GetUtcNow() - (DateTimeOffset)context.Items[BrokenStartedKey]).TotalSeconds);
+            signals["events_redelivered_since_broken"] = Math.Round(await ScalarAsync(context,
+                $"sum(increase(firedrill_ledger_events_total{{delivery=\"redelivered\"}}[{sinceBroken}s])) or vector(0)", cancellationToken));
             foreach (var (name, value) in await ExactlyOnceAsync(context, cancellationToken))
             {
                 signals[name] = value;
@@ -151,18 +166,18 @@ internal sealed partial class KafkaConsumerLag
         return request;
     }
 
-    /// <summary>The group's total lag every half second, read with the admin client from outside the group.</summary>
-    private static async Task<List<(double Seconds, long Lag)>> SampleLagAsync(ScenarioContext context, CancellationToken cancellationToken)
+    /// <summary>The group's offsets and the log-end offsets, per partition, every half second, read with the admin client from outside the group.</summary>
+    private static async Task<List<(double Seconds, IReadOnlyList<PartitionOffsets> Partitions)>> SampleLagAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
         var reader = (ConsumerGroupOffsets)context.Items[ReaderKey];
-        var samples = new List<(double, long)>();
+        var samples = new List<(double, IReadOnlyList<PartitionOffsets>)>();
         var started = Stopwatch.GetTimestamp();
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 var partitions = await reader.ReadAsync(cancellationToken);
-                samples.Add((Stopwatch.GetElapsedTime(started).TotalSeconds, partitions.Sum(p => p.Lag)));
+                samples.Add((Stopwatch.GetElapsedTime(started).TotalSeconds, partitions));
                 await Task.Delay(SampleEvery, context.Time, cancellationToken);
             }
             catch (OperationCanceledException)
@@ -218,6 +233,21 @@ internal sealed partial class KafkaConsumerLag
 
     private static async Task<double> ScalarAsync(ScenarioContext context, string promql, CancellationToken cancellationToken) =>
         await context.Prometheus.QueryScalarAsync(promql, null, cancellationToken) ?? 0;
+
+    /// <summary>Events appended to each partition between the first sample and the last.</summary>
+    private static Dictionary<int, long> ProducedPerPartition(List<(double Seconds, IReadOnlyList<PartitionOffsets> Partitions)> samples) =>
+        samples.Count == 0
+            ? []
+            : samples[^1].Partitions.ToDictionary(p => p.Partition,
+                p => p.LogEnd - (samples[0].Partitions.FirstOrDefault(first => first.Partition == p.Partition)?.LogEnd ?? p.LogStart));
+
+    /// <summary>Events appended since <paramref name="mark"/> that the group has not committed yet.</summary>
+    internal static long LagSince(IReadOnlyList<PartitionOffsets> mark, IReadOnlyList<PartitionOffsets> now) =>
+        now.Sum(p =>
+        {
+            var from = mark.FirstOrDefault(m => m.Partition == p.Partition)?.LogEnd ?? p.LogStart;
+            return Math.Max(0, p.LogEnd - Math.Max(from, p.Committed >= 0 ? p.Committed : p.LogStart));
+        });
 
     /// <summary>Least-squares slope of lag over time (messages per second).</summary>
     internal static double Slope(IReadOnlyList<(double Seconds, long Lag)> samples)

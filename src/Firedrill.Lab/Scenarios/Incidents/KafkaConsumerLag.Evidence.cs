@@ -25,6 +25,13 @@ internal sealed partial class KafkaConsumerLag
 
         await context.Evidence.ShellAsync("Events per partition on the topic, read with kcat (count, partition)", phase,
             $"kcat -b {bootstrap} -C -t {Topic} -o beginning -e -q -f '%p\\n' | sort | uniq -c", cancellationToken: cancellationToken);
+        if (Chosen.Name == "hot-partition")
+        {
+            // The operator's next question: which key? One key with most of the events is the hot key.
+            await context.Evidence.ShellAsync("The busiest message keys on the topic, read with kcat (count, partition, key)", phase,
+                $"kcat -b {bootstrap} -C -t {Topic} -o beginning -e -q -f '%p %k\\n' | sort | uniq -c | sort -rn | head -n 5", cancellationToken: cancellationToken);
+        }
+
         if (Chosen.Name == "rebalance-storm")
         {
             await context.Evidence.ShellAsync("The consumers' own account: leaving the group and new assignments", phase,

@@ -20,11 +20,22 @@ namespace Firedrill.Lab.Scenarios.Incidents;
 internal sealed class Random500s : Scenario<Random500s.Cause>
 {
     /// <summary>A variant: the shipped defect (a shop setting), what the lab does to the environment, and the exception it shows.</summary>
-    internal sealed record Cause(string Name, string Summary, string DefectSetting, string ExceptionType, double InventoryErrorRate, bool BadRecords)
+    /// <param name="Clients">
+    /// Clients in the broken and fixed phases, each sending on the same timer (a closed model
+    /// paced to <see cref="Rate"/> in all), or 0 for the open model at <see cref="Rate"/>.
+    /// shared-state needs requests that overlap on one replica: evenly spaced arrivals, spread over
+    /// two replicas by a least-requests balancer, almost never do on an idle machine (CI saw no
+    /// collision in a whole phase), while clients that send together put two at once on each
+    /// replica, every time, as a page fetching its parts in parallel or dashboards polling do.
+    /// </param>
+    internal sealed record Cause(string Name, string Summary, string DefectSetting, string ExceptionType, double InventoryErrorRate, bool BadRecords, int Clients = 0)
         : ScenarioVariant(Name, Summary);
 
     private const int Orders = 2000;
     private const double Rate = 120;
+
+    // shared-state's clients sending together: two requests at once on each of the two replicas, 30 times a second.
+    private const int SharedStateClients = 4;
     private const string BadRecordsSql = "UPDATE orders SET total = 'NaN' WHERE id % 50 = 7";
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
 
@@ -35,7 +46,7 @@ internal sealed class Random500s : Scenario<Random500s.Cause>
     protected override IReadOnlyList<Cause> TypedVariants { get; } =
     [
         new("shared-state", "order lookups share one connection held by a singleton; only concurrency reveals it",
-            "Orders:SharedConnectionReads", "Npgsql.NpgsqlOperationInProgressException", 0, BadRecords: false),
+            "Orders:SharedConnectionReads", "Npgsql.NpgsqlOperationInProgressException", 0, BadRecords: false, Clients: SharedStateClients),
         new("bad-record", "2% of the orders hold a NaN total from a legacy import; the strict read fails on exactly those",
             "Orders:ReadTotalsStrictly", "System.Data.DataException", 0, BadRecords: true),
         new("unhandled-downstream", "inventory fails 10% of reservations and the reservation path does not handle it",
@@ -68,7 +79,7 @@ internal sealed class Random500s : Scenario<Random500s.Cause>
         ],
         Chosen.Name switch
         {
-            "shared-state" => "OrderStore.FindOnSharedConnectionAsync (src/Firedrill.Shop/Features/Orders/OrderStore.cs, Orders:SharedConnectionReads=true) runs every order lookup on one NpgsqlConnection kept by the OrderStore singleton. A connection runs one command at a time; when two lookups overlap on a replica, the second throws NpgsqlOperationInProgressException. One client at a time never overlaps, so it passed every test; under concurrency a few percent collide.",
+            "shared-state" => "OrderStore.FindOnSharedConnectionAsync (src/Firedrill.Shop/Features/Orders/OrderStore.cs, Orders:SharedConnectionReads=true) runs every order lookup on one NpgsqlConnection kept by the OrderStore singleton. A connection runs one command at a time; when two lookups overlap on a replica, the second throws NpgsqlOperationInProgressException. One client at a time never overlaps, so it passed every test; four clients sending together put two lookups at once on each replica, and about one in four requests fails.",
             "bad-record" => "OrderStore reads the stored total straight into a decimal (Orders:ReadTotalsStrictly=true, OrderStore.TotalColumn in src/Firedrill.Shop/Features/Orders/OrderStore.cs). A legacy import wrote NaN into 2% of the orders (numeric accepts it, decimal cannot hold it): reading one throws InvalidCastException, which Dapper wraps in a DataException. The same ids fail every time; every other order never does.",
             _ => "OrderService.PlaceAsync reserves through InventoryClient.ReserveUnguardedAsync (src/Firedrill.Shop/Features/Inventory/InventoryClient.cs, Orders:UnguardedReservation=true), the reservation without ReserveAsync's error handling: when inventory answers 503 (10% of calls here) EnsureSuccessStatusCode throws HttpRequestException, which nothing in the order path expects.",
         },
@@ -119,20 +130,39 @@ internal sealed class Random500s : Scenario<Random500s.Cause>
         await context.Fleet.ConfigureShopsAsync($$"""{"{{Chosen.DefectSetting}}": {{(phase == Phases.Fixed ? "false" : "true")}}}""", cancellationToken);
     }
 
+    /// <summary>The variant's own requests, unmeasured, on the correct code: the paths the phases take are compiled and the pools open.</summary>
+    public override async Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken)
+    {
+        using var client = context.GatewayClient(RequestTimeout);
+        await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
+        {
+            Model = LoadModel.Open,
+            RatePerSecond = Rate / 3,
+            Duration = context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(4)),
+            RequestTimeout = RequestTimeout,
+            Mix = Mix(),
+        }, progress: null, cancellationToken);
+    }
+
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
     {
         var baseline = phase == Phases.Baseline;
         var duration = baseline
-            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(5))
-            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(8));
+            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(3))
+            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5));
         using var client = context.GatewayClient(RequestTimeout);
         var evidence = baseline ? Task.CompletedTask : context.CaptureDuringAsync(duration * 0.5, token => CaptureAsync(context, phase, token), cancellationToken);
-        // The baseline is how it was tried before release: one client at a time. Then real concurrency.
+        // The baseline is how it was tried before release: one client at a time. Then real concurrency:
+        // production's arrival rate, or (shared-state) several clients at once.
+        var closed = baseline || Chosen.Clients > 0;
         var load = await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
         {
-            Model = baseline ? LoadModel.Closed : LoadModel.Open,
-            Concurrency = 1,
-            RatePerSecond = baseline ? 0 : Rate,
+            Model = closed ? LoadModel.Closed : LoadModel.Open,
+            Concurrency = baseline ? 1 : Math.Max(1, Chosen.Clients),
+            // Paced, so neither the lone client nor the group outruns production's rate (unpaced, one
+            // client on loopback passed the gateway's 1,000 a second and met its 429s).
+            Pacing = closed ? TimeSpan.FromSeconds((baseline ? 1 : Chosen.Clients) / Rate) : null,
+            RatePerSecond = closed ? 0 : Rate,
             Duration = duration,
             RequestTimeout = RequestTimeout,
             Mix = Mix(),
@@ -191,8 +221,9 @@ internal sealed class Random500s : Scenario<Random500s.Cause>
         if (Chosen.BadRecords)
         {
             // The request matrix a user would run: which orders fail, and do they fail every time?
-            await context.Evidence.ShellAsync("Orders 1-300 answering 500 (each asked twice)", phase,
-                $"for id in $(seq 1 300); do for try in 1 2; do curl -s -o /dev/null -w \"$id %{{http_code}}\\n\" {gateway}api/orders/$id; done; done | grep ' 500$' | sort -n | uniq -c | grep . || echo 'no order answered 500'",
+            // curl's URL range asks for every id over one kept-alive connection; the sed keeps the id.
+            await context.Evidence.ShellAsync("Orders 1-300 answering 500 (each asked twice: count, id)", phase,
+                $"for try in 1 2; do curl -s -o /dev/null -w '%{{url_effective}} %{{http_code}}\\n' '{gateway}api/orders/[1-300]'; done | grep ' 500$' | sed -E 's#.*/orders/([0-9]+) 500#\\1#' | sort -n | uniq -c | grep . || echo 'no order answered 500'",
                 timeout: TimeSpan.FromSeconds(60), cancellationToken: cancellationToken);
             await context.Evidence.PsqlAsync("Orders 1-300 whose stored total is not a number", phase,
                 "SELECT id, total FROM orders WHERE total = 'NaN' AND id <= 300 ORDER BY id", cancellationToken);

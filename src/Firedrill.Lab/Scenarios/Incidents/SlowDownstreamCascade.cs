@@ -38,10 +38,10 @@ internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cau
     public override Runbook Runbook => new(
         "Catalog pages time out although the catalog never calls inventory; only the availability feature depends on it.",
         [
-            new("Latency of an unrelated endpoint", """histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{service=~"shop-.*", http_route="/products/{id}"}[30s])))""",
+            new("Latency of an unrelated endpoint", """histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{service=~"shop-.*", http_route="/products/{id}"}[5s])))""",
                 "Catalog reads are slow too: the problem is shared capacity, not the catalog's query."),
             new("Requests in flight", KeySignal.PromQl, "In-flight requests climb to the shared limit and stay there."),
-            new("Outbound call duration", """histogram_quantile(0.99, sum by (le) (rate(http_client_request_duration_seconds_bucket{service=~"shop-.*"}[30s])))""",
+            new("Outbound call duration", """histogram_quantile(0.99, sum by (le) (rate(http_client_request_duration_seconds_bucket{service=~"shop-.*"}[5s])))""",
                 "Calls to inventory take seconds and nothing cuts them short: no timeout."),
             new("Dependency in flight", """sum(firedrill_inventory_in_flight)""", "The inventory service is serving slow calls, one per waiting shop request."),
         ],
@@ -93,8 +93,8 @@ internal sealed class SlowDownstreamCascade : Scenario<SlowDownstreamCascade.Cau
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
     {
         var duration = phase == Phases.Baseline
-            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(8))
-            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10));
+            ? context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(6))
+            : context.Duration(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(8));
         using var client = context.GatewayClient(RequestTimeout);
         var started = context.Time.GetUtcNow();
         // What an engineer looks at while it happens: requests piling up inside the shop, and how

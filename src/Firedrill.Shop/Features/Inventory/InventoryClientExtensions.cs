@@ -54,13 +54,23 @@ internal static class InventoryClientExtensions
 
                 if (options.MaxRetries > 0)
                 {
-                    pipeline.AddRetry(new HttpRetryStrategyOptions
+                    var retry = new HttpRetryStrategyOptions
                     {
                         MaxRetryAttempts = options.MaxRetries,
                         BackoffType = DelayBackoffType.Exponential,
                         UseJitter = options.RetryJitter,
                         Delay = options.RetryBaseDelay,
-                    });
+                    };
+                    if (options.RetryBudgetRatio > 0)
+                    {
+                        // One budget per pipeline (rebuilt with the options): retries stop multiplying the
+                        // load on an inventory that is slow or down (fault 9 of the fault suite).
+                        var budget = new RetryBudget(options.RetryBudgetRatio, options.RetryBudgetReserve);
+                        retry.ShouldHandle = arguments => ValueTask.FromResult(
+                            budget.AllowsRetry(arguments.AttemptNumber == 0, HttpClientResiliencePredicates.IsTransient(arguments.Outcome)));
+                    }
+
+                    pipeline.AddRetry(retry);
                 }
 
                 if (options.CircuitBreakerEnabled)

@@ -31,6 +31,17 @@ public sealed class InventoryClientOptions
 
     public bool RetryJitter { get; set; } = true;
 
+    /// <summary>
+    /// Retries allowed per call, on average (<see cref="RetryBudget"/>): 0.1 keeps the calls reaching a
+    /// slow or failing inventory within 1.1× the requests however many retries each may make. 0 = no budget.
+    /// </summary>
+    [Range(0.0, 10.0)]
+    public double RetryBudgetRatio { get; set; } = 0.1;
+
+    /// <summary>Retries the budget allows in a burst before the ratio applies.</summary>
+    [Range(1, 10_000)]
+    public int RetryBudgetReserve { get; set; } = 10;
+
     public bool CircuitBreakerEnabled { get; set; } = true;
 
     [Range(0.01, 1.0)]

@@ -16,6 +16,10 @@ public sealed class KafkaOptions
     [Required, RegularExpression("^[A-Za-z0-9._-]{1,200}$")]
     public string PaymentsTopic { get; set; } = "payments";
 
+    /// <summary>Where the ledger consumer copies a message it can never apply, with the reason in a header.</summary>
+    [Required, RegularExpression("^[A-Za-z0-9._-]{1,200}$")]
+    public string DeadLetterTopic { get; set; } = "payments.dead-letter";
+
     [Required, RegularExpression("^[A-Za-z0-9._-]{1,200}$")]
     public string LedgerGroup { get; set; } = "ledger";
 

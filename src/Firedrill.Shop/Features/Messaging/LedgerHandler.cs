@@ -16,6 +16,7 @@ namespace Firedrill.Shop.Features.Messaging;
 /// </summary>
 internal sealed partial class LedgerHandler(
     LedgerWriter ledger,
+    DeadLetters deadLetters,
     IServiceScopeFactory scopes,
     MessagingMetrics metrics,
     IMeterFactory meters,
@@ -36,13 +37,16 @@ internal sealed partial class LedgerHandler(
         var events = new List<Incoming>(batch.Count);
         foreach (var result in batch)
         {
-            if (Read(result.Message.Value) is { } message)
+            var (message, refused) = Read(result.Message.Value);
+            if (message is not null)
             {
                 events.Add(new Incoming(message, result.Message.Key ?? "", ParentContext(result.Message.Headers)));
             }
             else
             {
-                LogPoisonMessage(result.TopicPartitionOffset.ToString());
+                // Before the batch is stored: a copy that cannot be delivered fails the batch, which is read again.
+                LogPoisonMessage(result.TopicPartitionOffset.ToString(), refused!);
+                await deadLetters.SendAsync(result, refused!, cancellationToken);
             }
         }
 
@@ -134,23 +138,29 @@ internal sealed partial class LedgerHandler(
     }
 
     /// <summary>
-    /// The event, or null for a message that no retry could ever apply (unreadable, or refused by
-    /// the ledger's columns): retried, it would hold back its whole batch for good.
+    /// The event, or why no retry could ever apply the message (unreadable, or refused by the
+    /// ledger's columns): retried, it would hold back its whole batch for good.
     /// </summary>
-    private static PaymentAccepted? Read(string? value)
+    internal static (PaymentAccepted? Event, string? Refused) Read(string? value)
     {
+        PaymentAccepted? message;
         try
         {
-            var message = value is null ? null : JsonSerializer.Deserialize<PaymentAccepted>(value, JsonSerializerOptions.Web);
-            return message is { EventId.Length: > 0, Currency.Length: > 0 and <= 3 }
-                && Math.Abs(Math.Round(message.Amount, 2, MidpointRounding.AwayFromZero)) < LedgerAmountLimit
-                ? message
-                : null;
+            message = value is null ? null : JsonSerializer.Deserialize<PaymentAccepted>(value, JsonSerializerOptions.Web);
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
-            return null;
+            return (null, "unreadable: " + ex.Message);
         }
+
+        return message switch
+        {
+            null => (null, "unreadable: no payment event"),
+            { EventId: null or "" } => (null, "invalid: no event id"),
+            { Currency: null or "" } or { Currency.Length: > 3 } => (null, "invalid: currency is not a three-letter code"),
+            _ when Math.Abs(Math.Round(message.Amount, 2, MidpointRounding.AwayFromZero)) >= LedgerAmountLimit => (null, "invalid: amount beyond the ledger's numeric(14, 2)"),
+            _ => (message, null),
+        };
     }
 
     private static ActivityContext ParentContext(Headers headers) =>
@@ -164,8 +174,8 @@ internal sealed partial class LedgerHandler(
     [LoggerMessage(EventId = 5020, Level = LogLevel.Information, Message = "Payment event {EventId} applied to the ledger (first delivery: {FirstDelivery})")]
     private partial void LogApplied(string eventId, bool firstDelivery);
 
-    [LoggerMessage(EventId = 5021, Level = LogLevel.Error, Message = "Skipped an unreadable message at {Position}")]
-    private partial void LogPoisonMessage(string position);
+    [LoggerMessage(EventId = 5021, Level = LogLevel.Error, Message = "Could never apply the message at {Position} ({Reason}); sending it to the dead-letter topic")]
+    private partial void LogPoisonMessage(string position, string reason);
 
     [LoggerMessage(EventId = 5025, Level = LogLevel.Debug, Message = "Applied a batch of {Count} messages in one transaction ({FirstDeliveries} first deliveries)")]
     private partial void LogBatchApplied(int count, int firstDeliveries);

@@ -14,6 +14,7 @@ internal static class MessagingExtensions
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddSingleton<MessagingMetrics>();
         builder.Services.AddSingleton<LedgerWriter>();
+        builder.Services.AddSingleton<DeadLetters>();
         builder.Services.AddSingleton<LedgerHandler>();
         builder.Services.AddHostedService<LedgerConsumer>();
         builder.Services.AddSingleton<ConsumerLagMonitor>();

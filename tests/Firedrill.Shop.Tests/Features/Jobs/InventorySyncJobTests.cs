@@ -1,10 +1,26 @@
+using Firedrill.Shop.Features.Jobs;
 using Firedrill.Shop.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Firedrill.Shop.Tests.Features.Jobs;
 
-/// <summary>Three replicas running the same schedule on one database, as after scaling to three.</summary>
+/// <summary>
+/// Three replicas running the same schedule on one database, as after scaling to three. The
+/// schedule runs on a <see cref="ScheduleClock"/> the test steps from one tick to the next once every
+/// replica waits, so each window's ticks come in the order their jitter drew, whatever the machine's
+/// load; the lease, the runs and the inventory call are the real ones, on the real database.
+/// </summary>
 public sealed class InventorySyncJobTests : IAsyncLifetime
 {
+    private const int Replicas = 3;
+    private const int Windows = 5;
+    private static readonly string[] EveryReplica = ["replica-0", "replica-1", "replica-2"];
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    // The schedule's time; the first window opens one interval later.
+    private static readonly DateTimeOffset Start = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
     private TestDatabase _database = null!;
 
     public async Task InitializeAsync() => _database = await Engines.CreateDatabaseAsync();
@@ -12,49 +28,50 @@ public sealed class InventorySyncJobTests : IAsyncLifetime
     [Fact]
     public async Task Schedule_ThreeReplicasWithLock_RunEachWindowExactlyOnce()
     {
-        var (runs, allUp, stopping) = await RunThreeReplicasAsync("Lease");
+        // No jitter: the three ticks of a window fire at the same instant and race for its lease.
+        var runs = await RunThreeReplicasAsync("Lease", new() { ["Jobs:InventorySyncJitter"] = "00:00:00" });
 
-        Assert.All(runs, window => Assert.Equal(1, window.Runs));
-        // While all three run the schedule, no window is skipped: each one has its row. Windows
-        // during the teardown don't count: the replicas are stopping one by one then.
-        var covered = runs.Where(window => window.Window > allUp && window.Window < stopping).Select(window => window.Window).ToList();
-        Assert.True(covered.Count >= 3, $"only {covered.Count} windows ran after all replicas were up");
-        Assert.All(covered.Zip(covered.Skip(1)), pair => Assert.Equal(TimeSpan.FromSeconds(1), pair.Second - pair.First));
+        Assert.Equal(ExpectedWindows(), runs.Keys);
+        Assert.All(runs, window => Assert.Single(window.Value));
     }
 
     [Fact]
     public async Task Schedule_ThreeReplicasWithoutLock_RunEachWindowThreeTimes()
     {
-        var (runs, _, _) = await RunThreeReplicasAsync("None");
+        var runs = await RunThreeReplicasAsync("None");
 
-        // Windows after all three replicas were up: each replica ran each one.
-        Assert.True(runs.Count(window => window.Runs == 3) >= 2, $"windows: {string.Join(", ", runs.Select(window => window.Runs))}");
-        Assert.All(runs, window => Assert.InRange(window.Runs, 1, 3));
+        Assert.Equal(ExpectedWindows(), runs.Keys);
+        Assert.All(runs, window => Assert.Equal(EveryReplica, window.Value.Order()));
     }
 
     [Fact]
     public async Task Schedule_LeaseWithoutLockAtLeast_LaterTicksRunTheWindowAgain()
     {
-        // Ticks spread over most of each window, runs of a few milliseconds: the first run frees the lock long before the last tick.
-        var (runs, _, _) = await RunThreeReplicasAsync("Lease", new() { ["Jobs:LockAtLeast"] = "00:00:00", ["Jobs:InventorySyncJitter"] = "00:00:00.800" });
+        // Ticks spread over most of the window; each run ends before the next tick: the run frees the
+        // lock as it ends, so every later tick takes it again.
+        var runs = await RunThreeReplicasAsync("Lease", new() { ["Jobs:LockAtLeast"] = "00:00:00", ["Jobs:InventorySyncJitter"] = "00:00:00.800" });
 
-        Assert.True(runs.Count(window => window.Runs > 1) >= 2, $"windows: {string.Join(", ", runs.Select(window => window.Runs))}");
+        Assert.Equal(ExpectedWindows(), runs.Keys);
+        Assert.All(runs, window => Assert.Equal(EveryReplica, window.Value.Order()));
     }
 
     [Fact]
     public async Task Schedule_LeaseWithLockAtLeast_TicksSpreadOverTheWindowRunItOnce()
     {
-        var (runs, _, _) = await RunThreeReplicasAsync("Lease", new() { ["Jobs:LockAtLeast"] = "00:00:01", ["Jobs:InventorySyncJitter"] = "00:00:00.800" });
+        // The same spread, each run over before the next tick as above: what keeps the later ticks out is
+        // lock-at-least (the default, 4 s, longer than the spread), not a run still holding the lock. The
+        // lease is the window's own, so holding it past the window does not cost the next window its run.
+        var runs = await RunThreeReplicasAsync("Lease", new() { ["Jobs:InventorySyncJitter"] = "00:00:00.800" });
 
-        Assert.NotEmpty(runs);
-        Assert.All(runs, window => Assert.Equal(1, window.Runs));
+        Assert.Equal(ExpectedWindows(), runs.Keys);
+        Assert.All(runs, window => Assert.Single(window.Value));
     }
 
     [Fact]
     public async Task Schedule_RowWithoutExpiryLeftByAKilledHolder_SkipsEveryWindow()
     {
         // What a holder killed mid-run leaves: the job's row, with no expiry.
-        var (runs, _, _) = await RunThreeReplicasAsync("RowWithoutExpiry", before: () => _database.ExecuteAsync(
+        var runs = await RunThreeReplicasAsync("RowWithoutExpiry", before: () => _database.ExecuteAsync(
             "INSERT INTO job_locks (name, lock_until, locked_at, locked_by) VALUES ('inventory-sync', NULL, now(), 'killed')"));
 
         Assert.Empty(runs);
@@ -63,18 +80,28 @@ public sealed class InventorySyncJobTests : IAsyncLifetime
     [Fact]
     public async Task Schedule_LeaseAfterAKilledHolderOfAnEarlierWindow_RunsTheNextWindows()
     {
-        // The row a killed holder of the broken path left, and a window's lease a killed holder still has.
-        var (runs, _, _) = await RunThreeReplicasAsync("Lease", before: () => _database.ExecuteAsync(
-            """
+        // The row a killed holder of the broken path left, and the first window's lease a killed holder
+        // still has (its lock-at-most not over): that window is its holder's; every later one runs, once.
+        var first = ExpectedWindows()[0];
+        var runs = await RunThreeReplicasAsync("Lease", before: () => _database.ExecuteAsync(
+            $"""
             INSERT INTO job_locks (name, lock_until, locked_at, locked_by) VALUES ('inventory-sync', NULL, now(), 'killed'),
-                ('inventory-sync:' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '.0000000Z', now() + interval '1 hour', now(), 'killed')
+                ('{InventorySyncJob.JobName}:{first:O}', now() + interval '1 hour', now(), 'killed')
             """));
 
-        Assert.True(runs.Count >= 3, $"only {runs.Count} windows ran");
-        Assert.All(runs, window => Assert.Equal(1, window.Runs));
+        Assert.Equal(ExpectedWindows().Skip(1), runs.Keys);
+        Assert.All(runs, window => Assert.Single(window.Value));
     }
 
-    private async Task<(List<(DateTime Window, long Runs)> Windows, DateTime AllUp, DateTime Stopping)> RunThreeReplicasAsync(
+    private static List<DateTime> ExpectedWindows() =>
+        Enumerable.Range(1, Windows).Select(i => (Start + i * Interval).UtcDateTime).ToList();
+
+    /// <summary>
+    /// Starts three replicas on one <see cref="ScheduleClock"/> and steps it through <see cref="Windows"/>
+    /// windows: to the next tick due, then waits until every replica is back waiting for its next one.
+    /// Returns each window's runs, by replica, from <c>job_runs</c>.
+    /// </summary>
+    private async Task<SortedDictionary<DateTime, List<string>>> RunThreeReplicasAsync(
         string jobLock, Dictionary<string, string?>? extra = null, Func<Task>? before = null)
     {
         // The schema exists once a first replica has started; a test's setup row goes in before the others start.
@@ -98,40 +125,56 @@ public sealed class InventorySyncJobTests : IAsyncLifetime
             settings[key] = value;
         }
 
+        var clock = new ScheduleClock(Start);
         var replicas = new List<ShopInstance>();
-        DateTime allUp, stopping;
         try
         {
-            for (var i = 0; i < 3; i++)
+            for (var i = 0; i < Replicas; i++)
             {
-                replicas.Add(new ShopInstance(_database.ConnectionString, new Dictionary<string, string?>(settings) { ["Lab:InstanceId"] = $"replica-{i}" }));
+                replicas.Add(new ShopInstance(_database.ConnectionString, new Dictionary<string, string?>(settings) { ["Lab:InstanceId"] = $"replica-{i}" },
+                    services: services => ScheduleOn(services, clock)));
             }
 
-            allUp = DateTime.UtcNow;
-            await Task.Delay(TimeSpan.FromSeconds(5.5));
+            var end = Start + (Windows + 1) * Interval;
+            await clock.WaitForPendingAsync(Replicas);
+            while (clock.NextDue is { } next && next < end)
+            {
+                clock.AdvanceTo(next);
+                await clock.WaitForPendingAsync(Replicas);
+            }
         }
         finally
         {
-            stopping = DateTime.UtcNow;
             foreach (var replica in replicas)
             {
                 await replica.DisposeAsync();
             }
         }
 
-        var replicasSeen = await _database.ScalarAsync<long>("SELECT count(DISTINCT replica_id) FROM job_runs");
-        Assert.True(jobLock != "None" || replicasSeen == 3, $"{replicasSeen} replicas ran the job");
-        var windows = new List<(DateTime, long)>();
+        var runs = new SortedDictionary<DateTime, List<string>>();
         await using var connection = new Npgsql.NpgsqlConnection(_database.ConnectionString);
         await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand("SELECT window_start, count(*) FROM job_runs GROUP BY window_start ORDER BY window_start", connection);
+        await using var command = new Npgsql.NpgsqlCommand("SELECT window_start, replica_id FROM job_runs ORDER BY window_start, replica_id", connection);
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            windows.Add((reader.GetDateTime(0), reader.GetInt64(1)));
+            var window = DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc);
+            if (!runs.TryGetValue(window, out var replicasOfWindow))
+            {
+                runs[window] = replicasOfWindow = [];
+            }
+
+            replicasOfWindow.Add(reader.GetString(1));
         }
 
-        return (windows, allUp, stopping);
+        return runs;
+    }
+
+    /// <summary>The job as the app registers it, on the test's clock.</summary>
+    private static void ScheduleOn(IServiceCollection services, ScheduleClock clock)
+    {
+        services.Remove(services.Single(service => service.ServiceType == typeof(IHostedService) && service.ImplementationType == typeof(InventorySyncJob)));
+        services.AddSingleton<IHostedService>(provider => ActivatorUtilities.CreateInstance<InventorySyncJob>(provider, clock));
     }
 
     public async Task DisposeAsync() => await _database.DisposeAsync();

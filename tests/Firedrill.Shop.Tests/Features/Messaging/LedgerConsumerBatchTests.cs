@@ -94,13 +94,14 @@ public sealed class LedgerConsumerBatchTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Consume_UnreadableMessagesInABatch_AreSkippedAndTheRestApplied()
+    public async Task Consume_UnreadableMessagesInABatch_AreDeadLetteredWithTheReasonAndTheRestApplied()
     {
-        await using var shop = StartShop();
+        var deadLetters = $"{_topic}.dead-letter";
+        await using var shop = StartShop(new() { ["Kafka:DeadLetterTopic"] = deadLetters });
         using var client = shop.CreateClient();
         await ProduceAsync([Event(paymentId: 1)]);
-        await ProduceRawAsync("not json");
-        await ProduceRawAsync("""{"eventId": "payment-accepted-2", "currency": "EURO", "amount": 1}""");
+        var unreadable = await ProduceRawAsync("not json");
+        var refused = await ProduceRawAsync("""{"eventId": "payment-accepted-2", "currency": "EURO", "amount": 1}""");
         await ProduceAsync([Event(paymentId: 3)]);
 
         await LabClient.SetAsync(client, _token, """{"Kafka:ConsumerEnabled": true}""");
@@ -108,7 +109,22 @@ public sealed class LedgerConsumerBatchTests : IAsyncLifetime
         Assert.True(await Poll.UntilAsync(async () => await CountAsync("SELECT count(*) FROM ledger") == 2, TimeSpan.FromSeconds(60)),
             "the readable events around the unreadable ones were not applied");
         Assert.Equal(0, await CountAsync("SELECT count(*) FROM ledger WHERE event_id = 'payment-accepted-2'"));
+
+        // Each poison message on the dead-letter topic as it was read, saying why and where it came from.
+        var letters = ReadAll(deadLetters, expected: 2);
+        Assert.Equal(["not json", """{"eventId": "payment-accepted-2", "currency": "EURO", "amount": 1}"""], letters.Select(m => m.Value));
+        Assert.StartsWith("unreadable:", Header(letters[0], DeadLetters.ReasonHeader), StringComparison.Ordinal);
+        Assert.Equal("invalid: currency is not a three-letter code", Header(letters[1], DeadLetters.ReasonHeader));
+        Assert.Equal($"{_topic}/{unreadable.Partition.Value}@{unreadable.Offset.Value}", Header(letters[0], DeadLetters.SourceHeader));
+        Assert.Equal($"{_topic}/{refused.Partition.Value}@{refused.Offset.Value}", Header(letters[1], DeadLetters.SourceHeader));
     }
+
+    [Theory]
+    [InlineData("""{"eventId": "", "currency": "EUR", "amount": 1}""", "invalid: no event id")]
+    [InlineData("""{"eventId": "e", "currency": "EUR", "amount": 1e13}""", "invalid: amount beyond the ledger's numeric(14, 2)")]
+    [InlineData("null", "unreadable: no payment event")]
+    public void Read_EventNoRetryCouldApply_SaysWhy(string value, string reason) =>
+        Assert.Equal(reason, LedgerHandler.Read(value).Refused);
 
     [Fact]
     public async Task Consume_PaymentRequestWithTraceparent_LogsItsLedgerLineInThatTrace()
@@ -173,6 +189,32 @@ public sealed class LedgerConsumerBatchTests : IAsyncLifetime
 
     private Task<DeliveryResult<string, string>> ProduceRawAsync(string value) =>
         _producer.ProduceAsync(_topic, new Message<string, string> { Key = "1", Value = value });
+
+    /// <summary>A topic read from its beginning by a reader of its own (no group), until <paramref name="expected"/> messages or 30 s.</summary>
+    private static List<Message<string, string>> ReadAll(string topic, int expected)
+    {
+        using var reader = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = KafkaMock.BootstrapServers,
+            GroupId = $"reader-{Guid.NewGuid():N}",
+            EnableAutoCommit = false,
+        }).Build();
+        reader.Assign(Enumerable.Range(0, 4).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var messages = new List<(long Offset, Message<string, string> Message)>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (messages.Count < expected && DateTime.UtcNow < deadline)
+        {
+            if (reader.Consume(TimeSpan.FromMilliseconds(200)) is { Message: not null } result)
+            {
+                messages.Add((result.Offset.Value, result.Message));
+            }
+        }
+
+        return [.. messages.OrderBy(m => m.Offset).Select(m => m.Message)];
+    }
+
+    private static string Header(Message<string, string> message, string name) =>
+        message.Headers.TryGetLastBytes(name, out var bytes) ? Encoding.UTF8.GetString(bytes) : "";
 
     private async Task<long> CountAsync(string sql) => await _database.ScalarAsync<long>(sql);
 
