@@ -46,6 +46,7 @@ app.WarmUpMessaging();
 await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
 app.MapServiceDefaults();
+app.UseReplicaHeader();
 app.UseAdmissionControl();
 app.UseWarmUpTracking();
 app.UseRateLimiter();

@@ -22,6 +22,13 @@ public sealed record AutoscalerOptions
 
     public TimeSpan SyncPeriod { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The CPU rate's window (the metrics pipeline's averaging). The first sync comes one window
+    /// into the autoscaler's life, so its first decision reads the load, not the quiet before it
+    /// (a real HPA has been watching all along).
+    /// </summary>
+    public TimeSpan CpuWindow { get; init; } = TimeSpan.FromSeconds(5);
+
     public TimeSpan ScaleDownStabilization { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>No change while the ratio to the target is within this (HPA's default 0.1).</summary>
@@ -30,6 +37,9 @@ public sealed record AutoscalerOptions
 
 /// <summary>One sync of the autoscaler: what it saw and what it decided.</summary>
 public sealed record ScalingDecision(DateTimeOffset At, int Current, double CpuUtilization, int Desired);
+
+/// <summary>Replicas a scale-up added, and when the gateway put them in rotation.</summary>
+public sealed record ScaleUp(DateTimeOffset JoinedAt, IReadOnlyList<string> Replicas);
 
 /// <summary>
 /// The HPA algorithm over the fleet's shop replicas: every sync period,
@@ -40,13 +50,12 @@ public sealed record ScalingDecision(DateTimeOffset At, int Current, double CpuU
 /// </summary>
 public sealed class HorizontalAutoscaler : IAsyncDisposable
 {
-    private const string CpuQuery = """avg(sum by (service) (rate(dotnet_process_cpu_time_seconds_total{job="shop"}[5s])))""";
-
     private readonly LabFleet _fleet;
     private readonly PromQlClient _prometheus;
     private readonly AutoscalerOptions _options;
     private readonly List<ScalingDecision> _decisions = [];
     private readonly List<(DateTimeOffset At, int Desired)> _recommendations = [];
+    private readonly List<ScaleUp> _scaleUps = [];
     private readonly StreamWriter _log;
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
@@ -68,18 +77,34 @@ public sealed class HorizontalAutoscaler : IAsyncDisposable
         }
     }
 
+    public IReadOnlyList<ScaleUp> ScaleUps
+    {
+        get
+        {
+            lock (_decisions)
+            {
+                return [.. _scaleUps];
+            }
+        }
+    }
+
     public static HorizontalAutoscaler Start(LabFleet fleet, PromQlClient prometheus, AutoscalerOptions options)
     {
         var autoscaler = new HorizontalAutoscaler(fleet, prometheus, options);
         autoscaler.Write($"HPA on CPU: target {options.TargetCpuUtilization:P0} of {options.CpuRequestCores} cores per replica, "
             + $"replicas {options.MinReplicas}..{options.MaxReplicas}, sync every {options.SyncPeriod.TotalSeconds:0.#} s, "
-            + $"scale-down stabilization {options.ScaleDownStabilization.TotalSeconds:0} s");
+            + $"CPU over {options.CpuWindow.TotalSeconds:0.#} s, scale-down stabilization {options.ScaleDownStabilization.TotalSeconds:0} s");
         autoscaler._loop = Task.Run(() => autoscaler.RunAsync(autoscaler._stop.Token));
         return autoscaler;
     }
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
+        if (_options.CpuWindow > _options.SyncPeriod)
+        {
+            await Task.Delay(_options.CpuWindow - _options.SyncPeriod, cancellationToken).ConfigureAwait(false);
+        }
+
         using var timer = new PeriodicTimer(_options.SyncPeriod);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -97,7 +122,9 @@ public sealed class HorizontalAutoscaler : IAsyncDisposable
     private async Task SyncAsync(CancellationToken cancellationToken)
     {
         var current = _fleet.Shops.Count;
-        if (await _prometheus.QueryScalarAsync(CpuQuery, null, cancellationToken) is not { } cores)
+        var query = string.Create(CultureInfo.InvariantCulture,
+            $$"""avg(sum by (service) (rate(dotnet_process_cpu_time_seconds_total{job="shop"}[{{_options.CpuWindow.TotalSeconds:0}}s])))""");
+        if (await _prometheus.QueryScalarAsync(query, null, cancellationToken) is not { } cores)
         {
             return;
         }
@@ -121,10 +148,17 @@ public sealed class HorizontalAutoscaler : IAsyncDisposable
 
         Write($"replicas {current}, CPU {cores:0.###} cores/replica = {utilization:P0} of request (target {_options.TargetCpuUtilization:P0}) "
             + $"-> desired ceil({current} x {ratio:0.##}) = {desired}{(desired == current ? " (no change)" : "")}");
-        for (var replicas = current; replicas < desired; replicas++)
+        if (desired > current)
         {
-            var added = await _fleet.AddReplicaAsync(cancellationToken);
-            Write($"added {added.Name}");
+            // Started together and put in rotation together once ready, as a Deployment's new pods.
+            var added = await _fleet.AddReplicasAsync(desired - current, cancellationToken);
+            var names = added.Select(replica => replica.Name).ToList();
+            lock (_decisions)
+            {
+                _scaleUps.Add(new ScaleUp(DateTimeOffset.UtcNow, names));
+            }
+
+            Write($"added {string.Join(", ", names)}");
         }
 
         for (var replicas = current; replicas > desired; replicas--)

@@ -12,6 +12,8 @@ namespace Firedrill.Lab.Scenarios.Incidents;
 /// to the inventory service, so orders for it go one at a time whatever the replica count: more
 /// replicas only add holders to the lock queue and p99 keeps rising. Fixed: the reservation is
 /// made before a short transaction, nothing waits on the row for a network call, and p99 falls.
+/// cold-replicas: 80 reads/s; each replica the HPA adds is ready before its warm-up, so users are
+/// answered by replicas whose pools, caches and code paths are cold; fixed, readiness waits for it.
 /// </summary>
 internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief.Cause>
 {
@@ -30,9 +32,15 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
     private const string ProductPage = "catalog page";
     /// <summary>cold-replicas: reads only, enough for the CPU-based HPA to scale one replica to three.</summary>
     private const double ReadsPerSecond = 80;
-    private static readonly TimeSpan JoinedWindow = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
-    private static readonly AutoscalerOptions Hpa = new() { MinReplicas = 1, MaxReplicas = 3 };
+    /// <summary>
+    /// A CPU request of 0.1 core (target 50%): at one replica the load is several times the target, so
+    /// the first sync asks for the maximum at once, as an HPA does when load jumps; with 0.2 a first
+    /// look at a window half-filled by the load sometimes asked for 2, and the second step came late.
+    /// </summary>
+    private static readonly AutoscalerOptions Hpa = new() { MinReplicas = 1, MaxReplicas = 3, CpuRequestCores = 0.1 };
+    /// <summary>--quick: the HPA looks every second at CPU over 2 s (Prometheus scrapes every second), so a phase of 8 s sees its scale-up settle.</summary>
+    private static readonly AutoscalerOptions QuickHpa = Hpa with { SyncPeriod = TimeSpan.FromSeconds(1), CpuWindow = TimeSpan.FromSeconds(2) };
     private string _database = ".*";
 
     public override string Id => "autoscaling-no-relief";
@@ -44,8 +52,16 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
         new("hot-row", "every order holds its product's row lock across the inventory call; more replicas, more holders in the queue",
             "Orders:StockLockedAcrossInventoryCall", new Dictionary<string, string>(), Orders: true),
         new("cold-replicas", "new replicas are ready before their warm-up: each scale-up puts cold replicas in rotation",
-            "WarmUp:ReadyBeforeWarmUp", new Dictionary<string, string> { ["WarmUp:Enabled"] = "true" }, Orders: false),
+            "WarmUp:ReadyBeforeWarmUp", ColdSettings, Orders: false),
     ];
+
+    /// <summary>
+    /// cold-replicas' fleet: replicas warm up at start (WarmUpService), the shipped readiness not waiting
+    /// for it. 600 requests over the hot read paths: a warm-up of one to three seconds here, as real
+    /// services' take seconds (the default 150 are done in under a second on an idle machine, too short a
+    /// window to tell a replica put in rotation cold from one that warmed in time).
+    /// </summary>
+    private static readonly Dictionary<string, string> ColdSettings = new() { ["WarmUp:Enabled"] = "true", ["WarmUp:Requests"] = "600" };
 
     private bool Cold => !Chosen.Orders;
 
@@ -85,21 +101,37 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
         }
     }
 
+    public override async Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken)
+    {
+        // The first replica's code paths and pool, briefly: the phases start from it alone.
+        using var client = context.GatewayClient(RequestTimeout);
+        await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
+        {
+            Model = LoadModel.Open,
+            RatePerSecond = 40,
+            Duration = context.Duration(TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(2)),
+            RequestTimeout = RequestTimeout,
+            Mix = Cold ? ReadMix : OrderMix,
+        }, progress: null, cancellationToken);
+    }
+
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
     {
         var baseline = phase == Phases.Baseline;
         var duration = baseline
-            ? context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(3))
-            : context.Duration(TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(14));
-        await using var autoscaler = baseline ? null : HorizontalAutoscaler.Start(context.Fleet, context.Prometheus, Hpa);
+            ? context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(2))
+            : context.Duration(TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(8));
+        var warmReplica = context.Fleet.Shops[0].Name;
+        await using var autoscaler = baseline ? null : HorizontalAutoscaler.Start(context.Fleet, context.Prometheus, context.Quick ? QuickHpa : Hpa);
         var replicas = new List<(double Second, int Count)>();
         using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sampler = SampleReplicasAsync(context, replicas, sampling.Token);
-        var evidence = phase == Phases.Broken
+        var evidence = phase == Phases.Broken && !Cold
             ? context.CaptureDuringAsync(duration * 0.75, token => CaptureAsync(context, phase, token), cancellationToken)
             : Task.CompletedTask;
-        using var client = context.GatewayClient(RequestTimeout);
-        var load = await new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
+        var latencies = new ReplicaLatencies(context.Time);
+        using var invoker = new HttpMessageInvoker(latencies, disposeHandler: true);
+        var load = await new LoadGenerator(invoker, context.Fleet.Gateway.Address, context.Time).RunAsync(new LoadProfile
         {
             Model = LoadModel.Open,
             RatePerSecond = (baseline ? 0.25 : 1) * (Cold ? ReadsPerSecond : OrdersPerSecond + PagesPerSecond),
@@ -120,26 +152,19 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
         var topFrom = replicas.FirstOrDefault(sample => sample.Count == top).Second;
         var p99One = MeanP99(load, second => second < Math.Max(oneUntil, 1));
         var p99Top = MeanP99(load, second => second >= topFrom);
-        // The seconds right after the last replicas joined rotation: where a cold replica shows.
-        var p99Joined = MeanP99(load, second => second >= topFrom && second < topFrom + JoinedWindow.TotalSeconds);
-        var p99Settled = MeanP99(load, second => second >= topFrom + JoinedWindow.TotalSeconds);
         var signals = new Dictionary<string, double>
         {
             ["top_replicas"] = top,
             ["p99_one_replica_ms"] = Math.Round(p99One, 1),
             ["p99_top_replicas_ms"] = Math.Round(p99Top, 1),
             ["p99_top_over_one"] = Math.Round(p99Top / Math.Max(p99One, 1), 3),
-            ["p99_just_joined_over_one"] = Math.Round(p99Joined / Math.Max(p99One, 1), 3),
-            ["p99_just_joined_over_settled"] = Math.Round(p99Joined / Math.Max(p99Settled, 1), 3),
             ["p99_ms"] = Math.Round(load.Endpoints[Measured].P99Ms, 1),
             ["error_rate"] = Math.Round(load.Endpoints[Measured].ErrorRate, 4),
             ["scaling_decisions"] = autoscaler?.Decisions.Count ?? 0,
         };
-        if (Cold && !baseline)
+        if (Cold && autoscaler is not null)
         {
-            // Read before the next phase removes the replicas that counted them.
-            signals["requests_served_cold"] = await context.Prometheus.QueryScalarAsync(
-                """sum(firedrill_warmup_requests_served_cold_total{job="shop", service!="shop-1"}) or vector(0)""", null, cancellationToken) ?? 0;
+            await AddColdSignalsAsync(context, phase, latencies, warmReplica, autoscaler.ScaleUps, signals, cancellationToken);
         }
 
         return new PhaseRun(load, signals);
@@ -156,10 +181,10 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
         ];
         if (Cold)
         {
-            checks.Add(Verdict.Above("user requests served by cold replicas", Phases.Broken, broken["requests_served_cold"], 0));
-            checks.Add(Verdict.AtLeast($"p99 in the {JoinedWindow.TotalSeconds:0} s after the scale-up / once settled", Phases.Broken, broken["p99_just_joined_over_settled"], 1.5));
+            // The latency on the replicas just added against the warm one (p99_new_over_warm) is a signal, not a check: in
+            // this lab a cold replica's extra latency (tens of ms) is the size of the machine's own noise (AutoscalingNoRelief.Replicas.cs).
+            checks.Add(Verdict.AtLeast("user requests served by cold replicas", Phases.Broken, broken["requests_served_cold"], ServedColdAtLeast));
             checks.Add(Verdict.EqualTo("user requests served by cold replicas", Phases.Fixed, fix["requests_served_cold"], 0));
-            checks.Add(Verdict.AtMost($"p99 in the {JoinedWindow.TotalSeconds:0} s after the scale-up / once settled", Phases.Fixed, fix["p99_just_joined_over_settled"], 1.5));
         }
         else
         {

@@ -23,5 +23,13 @@ public sealed class AutoscalingNoReliefTests
             // Sessions waited on the hot row's lock, each blocked by another.
             Assert.Contains("tuple", broken, StringComparison.Ordinal);
         }
+        else
+        {
+            // An added replica said ready while its warm-up had not finished, and counted users it served cold.
+            Assert.Contains("ready without waiting for the warm-up", broken, StringComparison.Ordinal);
+            Assert.Contains("firedrill_warmup_requests_served_cold_total", broken, StringComparison.Ordinal);
+            var fixedPhase = report.GetProperty("phases").GetProperty("fixed").GetProperty("signals");
+            Assert.Equal(0, fixedPhase.GetProperty("requests_served_cold").GetDouble());
+        }
     }
 }
