@@ -22,6 +22,8 @@ internal sealed partial class AutoscalingNoRelief
     private const string ReplicaHeader = "X-Firedrill-Replica";
     /// <summary>A floor well above zero: one new replica's share of the traffic (about 27/s) over a warm-up of a second or more is dozens.</summary>
     private const double ServedColdAtLeast = 10;
+    /// <summary>Fixed: the added replicas' share (about 53/s together) for a little over half a second, at the least.</summary>
+    private const double NewReplicasServedAtLeast = 30;
 
     private static async Task AddColdSignalsAsync(ScenarioContext context, string phase, ReplicaLatencies latencies, string warmReplica,
         IReadOnlyList<ScaleUp> scaleUps, Dictionary<string, double> signals, CancellationToken cancellationToken)

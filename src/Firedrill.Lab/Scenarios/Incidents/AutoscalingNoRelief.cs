@@ -57,11 +57,12 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
 
     /// <summary>
     /// cold-replicas' fleet: replicas warm up at start (WarmUpService), the shipped readiness not waiting
-    /// for it. 600 requests over the hot read paths: a warm-up of one to three seconds here, as real
+    /// for it. 400 requests over the hot read paths: a warm-up of one to two seconds here, as real
     /// services' take seconds (the default 150 are done in under a second on an idle machine, too short a
-    /// window to tell a replica put in rotation cold from one that warmed in time).
+    /// window to tell a replica put in rotation cold from one that warmed in time). Phases of 10 s in
+    /// --quick: fixed, the added replicas start, warm up and still serve a few seconds.
     /// </summary>
-    private static readonly Dictionary<string, string> ColdSettings = new() { ["WarmUp:Enabled"] = "true", ["WarmUp:Requests"] = "600" };
+    private static readonly Dictionary<string, string> ColdSettings = new() { ["WarmUp:Enabled"] = "true", ["WarmUp:Requests"] = "400" };
 
     private bool Cold => !Chosen.Orders;
 
@@ -120,7 +121,7 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
         var baseline = phase == Phases.Baseline;
         var duration = baseline
             ? context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(2))
-            : context.Duration(TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(8));
+            : context.Duration(TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(Cold ? 10 : 8));
         var warmReplica = context.Fleet.Shops[0].Name;
         await using var autoscaler = baseline ? null : HorizontalAutoscaler.Start(context.Fleet, context.Prometheus, context.Quick ? QuickHpa : Hpa);
         var replicas = new List<(double Second, int Count)>();
@@ -185,6 +186,8 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
             // this lab a cold replica's extra latency (tens of ms) is the size of the machine's own noise (AutoscalingNoRelief.Replicas.cs).
             checks.Add(Verdict.AtLeast("user requests served by cold replicas", Phases.Broken, broken["requests_served_cold"], ServedColdAtLeast));
             checks.Add(Verdict.EqualTo("user requests served by cold replicas", Phases.Fixed, fix["requests_served_cold"], 0));
+            // Zero served cold counts only if the added replicas did serve: they joined, warm, within the phase.
+            checks.Add(Verdict.AtLeast("user requests answered by the replicas just added", Phases.Fixed, fix["answers_new_replicas"], NewReplicasServedAtLeast));
         }
         else
         {
