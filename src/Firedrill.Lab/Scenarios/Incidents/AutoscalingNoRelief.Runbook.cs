@@ -23,10 +23,10 @@ internal sealed partial class AutoscalingNoRelief
     public override Runbook Runbook => Cold ? ColdRunbook : HotRowRunbook;
 
     private static Runbook ColdRunbook => new(
-        "Every time the autoscaler adds replicas, latency jumps for a few seconds instead of falling.",
+        "Every time the autoscaler adds replicas, their first users are answered by replicas still warming up: slower first answers, while the warm-up competes for the same cores.",
         [
             new("Catalogue p99 (s)", """histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{job="shop", http_route=~"/products/?"}[5s])))""",
-                "A spike right when replicas are added: the new capacity is slower than the old."),
+                "Up right when replicas are added, instead of down: the new capacity starts cold (here by tens of ms, the machine's noise)."),
             new("Shop replicas", """count(up{job="shop"} == 1)""", "The autoscaler did its job: more replicas."),
             new("User requests served cold (per second)", ServedColdRate, "New replicas answer users before their warm-up has run."),
             new("Replicas warmed up", """sum(firedrill_warmup_complete{job="shop"}) or vector(0)""", "Fewer than the replicas in rotation while they warm."),
