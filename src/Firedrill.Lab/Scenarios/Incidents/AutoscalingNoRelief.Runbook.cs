@@ -8,7 +8,7 @@ internal sealed partial class AutoscalingNoRelief
     public override IReadOnlyList<SignalQuery> ChartSignals => Cold
         ?
         [
-            new("user requests served by cold replicas per second", ServedColdRate, "Requests that new replicas answered before their warm-up had finished."),
+            new("user requests served cold by the added replicas", ServedCold, "Requests that new replicas answered before their warm-up had finished."),
         ]
         :
         [
@@ -16,9 +16,13 @@ internal sealed partial class AutoscalingNoRelief
                 "Tuple locks (AccessExclusive) and transaction-id waits (Share) of the run's database, postgres_exporter: the queue on the hot row."),
         ];
 
-    /// <summary>Counted by each replica (WarmUpService): users' requests it answered before it was warm; the first replica is warmed by the lab's warm-up phase.</summary>
-    private const string ServedColdRate =
-        """sum(rate(firedrill_warmup_requests_served_cold_total{job="shop", service!="shop-1"}[5s])) or vector(0)""";
+    /// <summary>
+    /// Counted by each replica (WarmUpService): users' requests it answered before it was warm; the first
+    /// replica is warmed by the lab's warm-up phase. The total, not a rate: a replica's cold second is
+    /// often over before Prometheus has scraped it twice, and a rate of one sample is nothing.
+    /// </summary>
+    private const string ServedCold =
+        """sum(firedrill_warmup_requests_served_cold_total{job="shop", service!="shop-1"}) or vector(0)""";
 
     public override Runbook Runbook => Cold ? ColdRunbook : HotRowRunbook;
 
@@ -28,7 +32,7 @@ internal sealed partial class AutoscalingNoRelief
             new("Catalogue p99 (s)", """histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{job="shop", http_route=~"/products/?"}[5s])))""",
                 "Up right when replicas are added, instead of down: the new capacity starts cold (here by tens of ms, the machine's noise)."),
             new("Shop replicas", """count(up{job="shop"} == 1)""", "The autoscaler did its job: more replicas."),
-            new("User requests served cold (per second)", ServedColdRate, "New replicas answer users before their warm-up has run."),
+            new("User requests served cold by the added replicas", ServedCold, "Not zero: new replicas answered users before their warm-up had run."),
             new("Replicas warmed up", """sum(firedrill_warmup_complete{job="shop"}) or vector(0)""", "Fewer than the replicas in rotation while they warm."),
         ],
         "A new replica's readiness says ready before its warm-up has run (WarmUp:ReadyBeforeWarmUp=true: WarmUpHealthCheck.ReadyBeforeWarmUp in "
