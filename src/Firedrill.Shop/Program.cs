@@ -11,6 +11,7 @@ using Firedrill.Shop.Features.Orders;
 using Firedrill.Shop.Features.Payments;
 using Firedrill.Shop.Features.Reports;
 using Firedrill.Shop.Observability;
+using Firedrill.Shop.WarmUp;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -30,6 +31,7 @@ builder.AddJobs();
 builder.AddReports();
 builder.Services.AddSingleton<ShopMetrics>();
 builder.AddSharedRequestLimit();
+builder.AddWarmUp();
 builder.AddAdmissionControl();
 builder.Services.AddOpenApi();
 // Registered last, so it runs last: whatever no other handler took is a logged 500 problem.
@@ -46,7 +48,9 @@ app.WarmUpMessaging();
 await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
 app.MapServiceDefaults();
+app.UseReplicaHeader();
 app.UseAdmissionControl();
+app.UseWarmUpTracking();
 app.UseRateLimiter();
 app.MapOpenApi();
 app.MapScalarApiReference();

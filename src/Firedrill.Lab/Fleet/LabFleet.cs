@@ -57,6 +57,7 @@ public sealed class LabFleet : IAsyncDisposable
     private readonly FleetOptions _options;
     private readonly List<ServiceProcess> _shops = [];
     private readonly Dictionary<string, IReadOnlyDictionary<string, string>> _shopSettings = [];
+    private readonly Dictionary<string, string> _shopOverrides = [];
     private readonly KafkaHost? _kafka;
     private readonly HashSet<int> _claimedPorts = [];
     private readonly IProgress<string>? _notes;
@@ -218,7 +219,7 @@ public sealed class LabFleet : IAsyncDisposable
     {
         var number = _nextReplica++;
         var name = $"shop-{number}";
-        var settings = new Dictionary<string, string>(_options.ShopSettings)
+        var settings = new Dictionary<string, string>(_options.ShopSettings.Concat(_shopOverrides).GroupBy(pair => pair.Key).Select(group => group.Last()))
         {
             ["ConnectionStrings:Postgres"] = ReplicaDatabaseConnection,
             ["ConnectionStrings:Redis"] = _options.Redis,
@@ -315,6 +316,21 @@ public sealed class LabFleet : IAsyncDisposable
         }
 
         return restarted;
+    }
+
+    /// <summary>
+    /// Settings for the replicas started from now on (a new deployment's configuration); the running
+    /// ones change through <see cref="ConfigureShopsAsync"/>.
+    /// </summary>
+    public void SetShopSettings(IReadOnlyDictionary<string, string> settings)
+    {
+        lock (_shops)
+        {
+            foreach (var (key, value) in settings)
+            {
+                _shopOverrides[key] = value;
+            }
+        }
     }
 
     /// <summary>Starts the liveness supervisor (one per fleet); it stops before the fleet does.</summary>

@@ -6,7 +6,14 @@ public static class LoadHttpClient
     public static HttpClient Create(Uri baseAddress)
     {
         Loopback.Ensure(baseAddress, nameof(baseAddress));
-        var handler = new SocketsHttpHandler
+
+        // The generator enforces and counts the per-request timeout itself.
+        return new HttpClient(CreateHandler(), disposeHandler: true) { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>The handler <see cref="Create"/> sends through, for a caller that wraps it (a <see cref="DelegatingHandler"/> that observes each answer).</summary>
+    public static SocketsHttpHandler CreateHandler() =>
+        new()
         {
             // A low cap would queue requests inside the client, and the queueing would be charged to the server.
             MaxConnectionsPerServer = int.MaxValue,
@@ -18,8 +25,4 @@ public static class LoadHttpClient
             UseCookies = false,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
         };
-
-        // The generator enforces and counts the per-request timeout itself.
-        return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
-    }
 }

@@ -41,6 +41,7 @@ public static class Catalogue
         ["slow-in-production"] = () => new SlowInProduction(),
         ["gateway-only-failures"] = () => new GatewayOnlyFailures(),
         ["breaker-cascade"] = () => new BreakerCascade(),
+        ["autoscaling-no-relief"] = () => new AutoscalingNoRelief(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

@@ -1,5 +1,6 @@
 using Firedrill.Shop.Features.Inventory;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Firedrill.Shop.Features.Orders;
 
@@ -16,6 +17,11 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
         if (!options.CurrentValue.ReserveInventory)
         {
             return await store.PlaceAsync(customerId, lines, cancellationToken);
+        }
+
+        if (options.CurrentValue.StockLockedAcrossInventoryCall)
+        {
+            return await PlaceHoldingStockLockAcrossInventoryCallAsync(customerId, lines, cancellationToken);
         }
 
         if (options.CurrentValue.ReserveInsideTransaction)
@@ -77,6 +83,34 @@ internal sealed class OrderService(OrderStore store, InventoryClient inventory, 
             return new PlaceOrderOutcome.UnknownProduct(unknown.ProductId);
         }
 
+        return await ReserveThenPlaceAsync(connection, transaction, customerId, lines, skus, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reproduces the autoscaling-no-relief incident (variant hot-row), beside the correct path
+    /// above: the ordered products' rows are locked first (<c>SELECT … FOR UPDATE</c>) and the
+    /// inventory reservation is made while the transaction holds them, so each order for a popular
+    /// product keeps its row locked for a network round trip and the others wait in line, whatever
+    /// the number of replicas. Selected by <c>Orders:StockLockedAcrossInventoryCall=true</c>.
+    /// </summary>
+    private async Task<PlaceOrderOutcome> PlaceHoldingStockLockAcrossInventoryCallAsync(
+        long customerId, IReadOnlyList<(long ProductId, int Quantity)> lines, CancellationToken cancellationToken)
+    {
+        await using var connection = await store.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var skus = await OrderStore.LockProductsAsync(connection, transaction, lines.Select(line => line.ProductId).ToArray(), cancellationToken);
+        if (lines.FirstOrDefault(line => !skus.ContainsKey(line.ProductId)) is { ProductId: > 0 } unknown)
+        {
+            return new PlaceOrderOutcome.UnknownProduct(unknown.ProductId);
+        }
+
+        return await ReserveThenPlaceAsync(connection, transaction, customerId, lines, skus, cancellationToken);
+    }
+
+    /// <summary>Reserves at the inventory service inside the caller's transaction, then writes the order there (released again if it was not placed).</summary>
+    private async Task<PlaceOrderOutcome> ReserveThenPlaceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long customerId,
+        IReadOnlyList<(long ProductId, int Quantity)> lines, Dictionary<long, string> skus, CancellationToken cancellationToken)
+    {
         var orderRef = Guid.NewGuid().ToString("N");
         var reservation = await inventory.ReserveAsync(
             orderRef, lines.Select(line => new ReservationLine(skus[line.ProductId], line.Quantity)).ToList(), cancellationToken);

@@ -21,6 +21,12 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
     /// </summary>
     public async Task<PlaceOrderOutcome> PlaceAsync(long customerId, IReadOnlyList<(long ProductId, int Quantity)> lines, CancellationToken cancellationToken)
     {
+        // One product: no lock order to keep, so its row is touched by one conditional statement, last.
+        if (lines.Count == 1)
+        {
+            return await PlaceWithConditionalStockUpdateAsync(customerId, lines[0].ProductId, lines[0].Quantity, cancellationToken);
+        }
+
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         return await PlaceAsync(connection, transaction, customerId, lines, cancellationToken);
@@ -84,10 +90,72 @@ internal sealed partial class OrderStore(ShopDatabase database, TimeProvider tim
         return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, currency, createdAt, orderLines));
     }
 
+    /// <summary>
+    /// The contention removed (autoscaling-no-relief's fix): the order and its line are written
+    /// first, and the product's row is touched by one conditional statement at the very end
+    /// (<c>UPDATE … SET stock = stock - n WHERE id = … AND stock &gt;= n</c>), so a popular product's
+    /// row is locked for that statement and the commit only, never for a read-check-write.
+    /// </summary>
+    private async Task<PlaceOrderOutcome> PlaceWithConditionalStockUpdateAsync(long customerId, long productId, int quantity, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var found = await connection.QuerySingleAsync<(bool CustomerExists, decimal? Price, int? Stock)>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE id = @customerId), (SELECT price FROM products WHERE id = @productId), (SELECT stock FROM products WHERE id = @productId)",
+            new { customerId, productId }, cancellationToken: cancellationToken));
+        if (!found.CustomerExists)
+        {
+            return new PlaceOrderOutcome.UnknownCustomer(customerId);
+        }
+
+        if (found.Price is not { } price || found.Stock is not { } stock)
+        {
+            return new PlaceOrderOutcome.UnknownProduct(productId);
+        }
+
+        if (stock < quantity)
+        {
+            return new PlaceOrderOutcome.InsufficientStock(productId, quantity, stock);
+        }
+
+        var total = price * quantity;
+        var createdAt = time.GetUtcNow().UtcDateTime;
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var (orderId, currency) = await connection.QuerySingleAsync<(long, string)>(new CommandDefinition(
+            """
+            INSERT INTO orders (customer_id, status, total, created_at)
+            VALUES (@customerId, @status, @total, @createdAt)
+            RETURNING id, trim(currency);
+            """,
+            new { customerId, status = PlacedStatus, total, createdAt }, transaction, cancellationToken: cancellationToken));
+        var remaining = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
+            """
+            INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price) VALUES (@orderId, 1, @productId, @quantity, @price);
+            UPDATE products SET stock = stock - @quantity WHERE id = @productId AND stock >= @quantity RETURNING stock;
+            """,
+            new { orderId, productId, quantity, price }, transaction, cancellationToken: cancellationToken));
+        if (remaining is null)
+        {
+            // Someone took the last units between the check and the update: nothing was written.
+            await transaction.RollbackAsync(cancellationToken);
+            return new PlaceOrderOutcome.InsufficientStock(productId, quantity, 0);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new PlaceOrderOutcome.Placed(new Order(orderId, customerId, PlacedStatus, total, currency, createdAt, [new OrderLine(productId, quantity, price)]));
+    }
+
     public async Task<Dictionary<long, string>> FindSkusAsync(long[] ids, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         return await FindSkusAsync(connection, null, ids, cancellationToken);
+    }
+
+    /// <summary>The products' SKUs, their rows locked (<c>FOR UPDATE</c>, in id order) until the caller's transaction ends.</summary>
+    public static async Task<Dictionary<long, string>> LockProductsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long[] ids, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<(long Id, string Sku)>(new CommandDefinition(
+            "SELECT id, sku FROM products WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", new { ids }, transaction, cancellationToken: cancellationToken));
+        return rows.ToDictionary(row => row.Id, row => row.Sku);
     }
 
     public static async Task<Dictionary<long, string>> FindSkusAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, long[] ids, CancellationToken cancellationToken)

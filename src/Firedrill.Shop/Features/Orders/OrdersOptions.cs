@@ -44,6 +44,15 @@ public sealed class OrdersOptions
     /// Off: one set-based query for the page and its lines.
     /// </summary>
     public bool HistoryQueryPerOrder { get; set; }
+
+    /// <summary>
+    /// Lock the ordered products' rows (<c>SELECT … FOR UPDATE</c>) and hold the lock across the call
+    /// to the inventory service (<see cref="OrderService"/>'s <c>PlaceHoldingStockLockAcrossInventoryCallAsync</c>):
+    /// the autoscaling-no-relief incident, variant hot-row. Every order for a popular product queues
+    /// on its row for a network call, and more replicas only add holders to the queue. False (correct):
+    /// reserve first, then one short transaction.
+    /// </summary>
+    public bool StockLockedAcrossInventoryCall { get; set; }
 }
 
 /// <summary>A boolean binds or fails to bind; there is nothing more to check.</summary>
