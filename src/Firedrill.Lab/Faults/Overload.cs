@@ -18,6 +18,7 @@ internal sealed class Overload : Fault
     private static readonly TimeSpan MaxQueueTime = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan CapacityObjective = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan AdmittedP99Bound = TimeSpan.FromSeconds(2);
+    private const double GrowthFloorMs = 100;
     private static readonly TimeSpan MaxRecovery = TimeSpan.FromSeconds(5);
 
     public override int Number => 10;
@@ -141,7 +142,9 @@ internal sealed class Overload : Fault
                 Verdict.EqualTo("shed answers without Retry-After", "during", observer.ShedWithoutRetryAfter, 0),
                 Verdict.EqualTo("failures (timeouts, 5xx other than shedding)", "during", Math.Max(0, failures), 0),
                 Verdict.AtMost("admitted p99 during the surge (ms)", "during", admittedP99, AdmittedP99Bound.TotalMilliseconds),
-                Verdict.AtMost("admitted p99, second half over first half of the surge (not growing)", "during", firstHalf <= 0 ? 0 : secondHalf / firstHalf, 1.5),
+                // Over at least 100 ms: a ratio of two p99s of tens of ms is the machine's noise (one busy second on a
+                // shared 2-core machine read 4.7×), while a queue without limit grows by seconds over a surge.
+                Verdict.AtMost("admitted p99, second half over first half of the surge (or 100 ms; not growing)", "during", secondHalf / Math.Max(firstHalf, GrowthFloorMs), 1.5),
                 Verdict.AtMost("shed answers' p99 (ms): shed at the door, not after queueing long", "during", shedP99, MaxQueueTime.TotalMilliseconds + 500),
                 Verdict.AtLeast("goodput during the surge over measured capacity", "during", capacity <= 0 ? 0 : goodput / capacity, 0.6),
                 Verdict.AtMost("peak requests inside a replica", "during", double.IsNaN(peak) ? double.MaxValue : peak, MaxConcurrent + QueueLimit),

@@ -15,9 +15,8 @@ public sealed class UpCommandTests
     public async Task Up_JsonOnAPortBaseWhoseFirstPortIsTaken_MovesOnSaysSoAndServes()
     {
         // A base no other test or fleet uses, its first port (the gateway's) held by someone else.
-        var portBase = 20_000 + (Environment.ProcessId % 400) * 100;
-        using var squatter = new TcpListener(IPAddress.Loopback, portBase);
-        squatter.Start();
+        var (portBase, squatter) = FreePortBase();
+        using var held = squatter;
 
         await using var up = await UpProcess.StartAsync("up", "--replicas", "1", "--json", "--port-base", portBase.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var line = await up.FirstLineAsync(TimeSpan.FromSeconds(90));
@@ -129,6 +128,47 @@ public sealed class UpCommandTests
             }
 
             _process.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A port base below Linux's ephemeral range (32768 up, where other processes' connections and
+    /// fleets' free ports come from) whose first 20 ports are free, with its first port held.
+    /// </summary>
+    private static (int PortBase, TcpListener Squatter) FreePortBase()
+    {
+        for (var attempt = 0; attempt < 120; attempt++)
+        {
+            var portBase = 20_000 + ((Environment.ProcessId + attempt) % 120) * 100;
+            if (Enumerable.Range(portBase + 1, 19).All(IsFree) && TryHold(portBase) is { } squatter)
+            {
+                return (portBase, squatter);
+            }
+        }
+
+        throw new InvalidOperationException("no free port base between 20000 and 31999");
+    }
+
+    private static bool IsFree(int port) => TryHold(port) is { } listener && Release(listener);
+
+    private static bool Release(TcpListener listener)
+    {
+        listener.Dispose();
+        return true;
+    }
+
+    private static TcpListener? TryHold(int port)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        try
+        {
+            listener.Start();
+            return listener;
+        }
+        catch (SocketException)
+        {
+            listener.Dispose();
+            return null;
         }
     }
 }
