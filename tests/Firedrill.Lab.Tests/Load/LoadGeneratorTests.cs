@@ -75,12 +75,15 @@ public sealed class LoadGeneratorTests(LoadTestServer server)
 
         var result = await RunAsync(profile);
 
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1 + 0.3 + 1.5), $"returned after {clock.Elapsed}");
+        // The stall never ends on its own: without the timeout the run would never return, and
+        // each latency would be the run's end rather than the timeout. The upper bounds are loose
+        // on purpose (a busy machine delays the timer); the timing itself belongs in bench/.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1 + 0.3 + 4), $"returned after {clock.Elapsed}");
         Assert.InRange(result.Requests, 18, 22);
         Assert.Equal(result.Requests, result.Total.Outcomes[LoadOutcomes.Timeout]);
         Assert.Equal(1, result.Total.ErrorRate);
-        Assert.InRange(result.Total.P50Ms, 290, 600);
-        Assert.InRange(result.Total.MaxMs, 290, 900);
+        Assert.InRange(result.Total.P50Ms, 290, 2_000);
+        Assert.InRange(result.Total.MaxMs, 290, 3_000);
     }
 
     [Fact]
