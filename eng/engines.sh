@@ -69,11 +69,15 @@ if [ "$manage" = 1 ]; then
     service prometheus-postgres-exporter stop >/dev/null 2>&1 || true
   fi
 
+  # A daemon started here must not inherit the caller's descriptors: a lock held by whoever ran the
+  # lab (`flock /tmp/firedrill-measure.lock ./firedrill …`) was held by PostgreSQL and Redis for ever.
+  daemon() { ( for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec "$@" ); }
+
   # PostgreSQL refuses to run as root; the Debian service runs it as the postgres user.
   if ! pg_isready -q -h "$pg_host" -p "$pg_port"; then
     [ "$(id -u)" -eq 0 ] || fail "PostgreSQL is not running on $pg_host:$pg_port; run: sudo service postgresql start"
     say "starting PostgreSQL"
-    service postgresql start >/dev/null
+    daemon service postgresql start >/dev/null
     for _ in $(seq 1 50); do pg_isready -q -h "$pg_host" -p "$pg_port" && break; sleep 0.2; done
     pg_isready -q -h "$pg_host" -p "$pg_port" || fail "PostgreSQL did not become ready on $pg_host:$pg_port"
   fi
@@ -82,7 +86,7 @@ if [ "$manage" = 1 ]; then
   if ! redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1; then
     [ "$(id -u)" -eq 0 ] || fail "Redis is not running on $redis; run: sudo service redis-server start"
     say "starting Redis"
-    service redis-server start >/dev/null
+    daemon service redis-server start >/dev/null
     for _ in $(seq 1 50); do redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.2; done
     redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 || fail "Redis did not become ready on $redis"
   fi
@@ -105,7 +109,7 @@ ALTER SYSTEM SET max_connections = 400;
 LOAD 'auto_explain';
 ALTER SYSTEM SET auto_explain.log_min_duration = '500ms';
 SQL
-    service postgresql restart >/dev/null
+    daemon service postgresql restart >/dev/null
     for _ in $(seq 1 50); do pg_isready -q -h "$pg_host" -p "$pg_port" && break; sleep 0.2; done
     pg_isready -q -h "$pg_host" -p "$pg_port" || fail "PostgreSQL did not come back after the restart"
   fi
