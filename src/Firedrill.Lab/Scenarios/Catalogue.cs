@@ -42,6 +42,7 @@ public static class Catalogue
         ["gateway-only-failures"] = () => new GatewayOnlyFailures(),
         ["breaker-cascade"] = () => new BreakerCascade(),
         ["autoscaling-no-relief"] = () => new AutoscalingNoRelief(),
+        ["uncorrelated-logs"] = () => new UncorrelatedLogs(),
     };
 
     public static bool IsKnown(string id) => All.Any(entry => entry.Id == id);

@@ -72,6 +72,13 @@ internal sealed partial class UncorrelatedLogs : Scenario<UncorrelatedLogs.Cause
         };
     }
 
+    /// <summary>
+    /// Shorter than the default with --quick: the verdict counts ids in log lines, not latency, so
+    /// the services need their paths compiled and their pools open, not a steady state.
+    /// </summary>
+    public override Task WarmUpAsync(ScenarioContext context, CancellationToken cancellationToken) =>
+        context.WarmUpAsync(50, context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(2)), cancellationToken);
+
     public override async Task SetupAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
         using var client = context.GatewayClient(RequestTimeout);
@@ -104,7 +111,7 @@ internal sealed partial class UncorrelatedLogs : Scenario<UncorrelatedLogs.Cause
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
     {
         var orders = (List<(long Id, decimal Total)>)context.Items[OrdersKey + phase];
-        var duration = context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(8));
+        var duration = context.Duration(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(6));
         using var client = context.GatewayClient(RequestTimeout);
         var browsing = new LoadGenerator(client, context.Time).RunAsync(new LoadProfile
         {
@@ -118,6 +125,8 @@ internal sealed partial class UncorrelatedLogs : Scenario<UncorrelatedLogs.Cause
                 new RequestTemplate("availability", 1, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/products/{1 + sequence * 7919 % 1000}/availability")),
             ],
         }, context.Progress, cancellationToken);
+        using var phaseOver = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var checkouts = CheckoutsAsync(client, Phases.All.ToList().IndexOf(phase), context.Time, phaseOver.Token);
 
         // The sampled requests: payments over the phase's first third; their events reach the
         // ledger, and the evidence is taken, while the shoppers' load goes on.
@@ -132,8 +141,12 @@ internal sealed partial class UncorrelatedLogs : Scenario<UncorrelatedLogs.Cause
         }
 
         var load = await browsing;
+        // Checkouts last to the phase's end, so the consumer's rate at that moment is this phase's.
+        await phaseOver.CancelAsync();
+        await checkouts;
         var signals = new Dictionary<string, double>
         {
+            ["payments_sent"] = orders.Count,
             ["sampled_payments"] = samples.Count(sample => sample.TraceId is not null),
             ["responses_without_trace_id"] = samples.Count(sample => sample.Answered && sample.TraceId is null),
             ["joinable_ratio"] = coverage.Ratio(Parts.All),
@@ -149,14 +162,14 @@ internal sealed partial class UncorrelatedLogs : Scenario<UncorrelatedLogs.Cause
     public override IReadOnlyList<CheckResult> Check(IReadOnlyDictionary<string, PhaseResult> phases)
     {
         var (baseline, broken, fix) = (phases[Phases.Baseline].Signals, phases[Phases.Broken].Signals, phases[Phases.Fixed].Signals);
-        var minimum = Math.Ceiling(broken["sampled_payments"] / 2);
         return
         [
             Verdict.EqualTo("sampled payments joinable across gateway, shop, inventory and consumer (ratio)", Phases.Baseline, baseline["joinable_ratio"], 1),
             Verdict.AtMost("sampled payments joinable across gateway, shop, inventory and consumer (ratio)", Phases.Broken, broken["joinable_ratio"], 0.05),
             Verdict.AtMost($"sampled payments with {Chosen.MissingPart} lines under the returned trace id (ratio)", Phases.Broken, broken[$"with_{Chosen.MissingPart}_ratio"], 0.05),
             Verdict.EqualTo("sampled payments joinable across gateway, shop, inventory and consumer (ratio)", Phases.Fixed, fix["joinable_ratio"], 1),
-            Verdict.AtLeast("sampled payments", Phases.Fixed, fix["sampled_payments"], Math.Max(minimum, 1)),
+            // Not a rate but a floor: "joinable = 1" must be over a real sample, not over the few payments that happened to answer.
+            Verdict.AtLeast("sampled payments answered with a trace id", Phases.Fixed, fix["sampled_payments"], Math.Max(Math.Ceiling(fix["payments_sent"] / 4), 1)),
             Verdict.EqualTo("responses without a trace id", Phases.Fixed, fix["responses_without_trace_id"], 0),
         ];
     }
