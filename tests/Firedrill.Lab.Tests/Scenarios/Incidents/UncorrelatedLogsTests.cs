@@ -3,7 +3,7 @@ using Firedrill.Lab.Tests.Support;
 
 namespace Firedrill.Lab.Tests.Scenarios.Incidents;
 
-[Collection(nameof(FleetGroup))]
+[Collection(IncidentLanes.B)]
 public sealed class UncorrelatedLogsTests
 {
     [Theory]
