@@ -92,11 +92,16 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
         var inventory = context.Fleet.Inventory.Client;
 
         Window window;
+        PoolUse pool;
         double recovery;
         if (phase == Phases.Baseline)
         {
             var start = (Seconds: client.Now, Inventory: await MetricsScrape.ReadAsync(inventory, cancellationToken), Shop: await MetricsScrape.ReadAsync(shop, cancellationToken));
+            using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var sampled = SamplePoolAsync(shop, context.Time, sampling.Token);
             await Task.Delay(context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(3)), context.Time, cancellationToken);
+            await sampling.CancelAsync();
+            pool = await sampled;
             window = await WindowAsync(client, inventory, shop, start, cancellationToken);
             recovery = 0;
         }
@@ -110,7 +115,11 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
             var rampUp = context.Duration(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2));
             await Task.Delay(rampUp, context.Time, cancellationToken);
             var start = (Seconds: client.Now, Inventory: await MetricsScrape.ReadAsync(inventory, cancellationToken), Shop: await MetricsScrape.ReadAsync(shop, cancellationToken));
+            using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var sampled = SamplePoolAsync(shop, context.Time, sampling.Token);
             await Task.Delay(FaultFor(context) - rampUp, context.Time, cancellationToken);
+            await sampling.CancelAsync();
+            pool = await sampled;
             await context.Fleet.Inventory.ConfigureAsync(Fault(on: false), cancellationToken);
             window = await WindowAsync(client, inventory, shop, start, cancellationToken);
             await evidence;
@@ -127,6 +136,9 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
             ["amplification"] = Math.Round(window.InventoryCalls / Math.Max(window.Operations, 1), 3),
             ["breaker_openings"] = window.BreakerOpenings,
             ["database_seconds_per_second"] = Math.Round(window.DatabaseSeconds / Math.Max(window.Seconds, 0.001), 3),
+            ["pool_connections_used"] = Math.Round(pool.Used, 2),
+            ["requests_waiting_for_a_connection"] = Math.Round(pool.Waiting, 2),
+            ["connection_wait_mean_ms"] = Math.Round(1000 * window.ConnectionWaitSeconds / Math.Max(window.ConnectionWaits, 1), 1),
             ["inventory_recovery_s"] = Math.Round(recovery, 2),
             ["client_retries"] = records.Sum(record => record.Attempts - 1),
         };
@@ -134,6 +146,7 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
         {
             var during = records.Where(record => record.Name == name && window.Contains(record.StartedSeconds)).ToList();
             signals[$"{name}_good_ratio"] = during.Count == 0 ? 0 : Math.Round((double)during.Count(record => record.Good) / during.Count, 4);
+            signals[$"{name}_p50_ms"] = during.Count == 0 ? 0 : Math.Round(1000 * during.Select(record => record.EndedSeconds - record.StartedSeconds).Order().ElementAt(during.Count / 2), 1);
         }
 
         var attempts = client.Attempts;
@@ -163,7 +176,7 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
         ? $$"""{"Inventory:LatencyMs": {{Chosen.FaultLatencyMs}}, "Inventory:LatencyScope": "{{Chosen.FaultScope}}"}"""
         : $$"""{"Inventory:LatencyMs": {{NormalLatencyMs}}, "Inventory:LatencyScope": "All"}""";
 
-    /// <summary>What was counted over the fault's steady state (in the baseline, the phase): operations started, calls inventory finished, breaker openings, database time.</summary>
+    /// <summary>What was counted over the fault's steady state (in the baseline, the phase): operations started, calls inventory finished, breaker openings, database time, time waited for pooled connections.</summary>
     private static async Task<Window> WindowAsync(RetryingClient client, HttpClient inventory, HttpClient shop,
         (double Seconds, MetricsScrape Inventory, MetricsScrape Shop) start, CancellationToken cancellationToken)
     {
@@ -174,7 +187,9 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
             client.StartedBetween(start.Seconds, to),
             Delta(start.Inventory, inventoryAfter, "firedrill_inventory_requests_total"),
             Delta(start.Shop, shopAfter, "resilience_polly_strategy_events_total", "event_name=\"OnCircuitOpened\""),
-            Delta(start.Shop, shopAfter, "db_client_operation_duration_seconds_sum"));
+            Delta(start.Shop, shopAfter, "db_client_operation_duration_seconds_sum"),
+            Delta(start.Shop, shopAfter, "firedrill_db_connection_wait_time_seconds_sum"),
+            Delta(start.Shop, shopAfter, "firedrill_db_connection_wait_time_seconds_count"));
     }
 
     /// <summary>
@@ -219,13 +234,17 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
             $"curl -s {context.Fleet.Shops[0].Address}metrics | grep -E '^(firedrill_inventory_breaker_state|resilience_polly_strategy_events_total)'", cancellationToken: cancellationToken);
         if (Chosen.Name == "expensive-fallback")
         {
+            await context.Evidence.ShellAsync("The replica's connection pool: connections in use and requests waiting for one", phase,
+                $"curl -s {context.Fleet.Shops[0].Address}metrics | grep -E '^(db_client_connection_(count|max|npgsql_pending_requests)|firedrill_db_connection_wait_time_seconds_(sum|count))' | sed -E 's/otel_scope_(name|version)=\"[^\"]*\",?//g'",
+                cancellationToken: cancellationToken);
             await context.Evidence.PsqlAsync("What the database is busy with", phase,
                 "SELECT state, wait_event_type, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query, count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 8",
                 cancellationToken);
         }
     }
 
-    private sealed record Window(double From, double To, int Operations, double InventoryCalls, double BreakerOpenings, double DatabaseSeconds)
+    private sealed record Window(double From, double To, int Operations, double InventoryCalls, double BreakerOpenings, double DatabaseSeconds,
+        double ConnectionWaitSeconds, double ConnectionWaits)
     {
         public double Seconds => To - From;
 
