@@ -33,7 +33,7 @@ internal sealed class ThreadPoolStarvation : Scenario<ThreadPoolStarvation.Cause
     protected override IReadOnlyList<Cause> TypedVariants { get; } =
     [
         new("sync-over-async", "the availability endpoint blocks on the inventory call (GetAwaiter().GetResult())",
-            "availability", "Availability:BlockingInventoryLookup", new Dictionary<string, string>(), 25, 200,
+            "availability", "Availability:BlockingInventoryLookup", new Dictionary<string, string>(), 100, 200,
             "The availability endpoint waits synchronously on the inventory call (Availability:BlockingInventoryLookup=true: "
             + "Firedrill.Shop/Features/Catalog/AvailabilityLookup.cs, BlockingInventoryLookup, beside the awaited LookUpAsync). Each request holds a "
             + "pool thread while the call's own continuation waits in the pool's queue for another thread",
