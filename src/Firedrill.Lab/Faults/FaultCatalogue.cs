@@ -12,6 +12,7 @@ public static class FaultCatalogue
         () => new PoisonMessage(),
         () => new JobHolderPaused(),
         () => new SessionsTerminated(),
+        () => new RedisDown(),
         () => new InventoryDegraded(),
         () => new Overload(),
         () => new HostileInput(),

@@ -45,6 +45,12 @@ public sealed record FleetOptions
     /// may stop and start; <see cref="PostgresAdmin"/> is then ignored. The shared server is never restarted.
     /// </summary>
     public bool OwnPostgres { get; init; }
+
+    /// <summary>
+    /// The replicas use a Redis of the fleet's own (<see cref="PrivateRedis"/>), which a fault may kill
+    /// and start again; <see cref="Redis"/> is then ignored. The engines' Redis is never stopped.
+    /// </summary>
+    public bool OwnRedis { get; init; }
 }
 
 /// <summary>
@@ -85,8 +91,8 @@ public sealed class LabFleet : IAsyncDisposable
 
     public string Logs { get; }
 
-    /// <summary>The Redis the replicas use: the fleet's own when its replicas have identities, else the engines'.</summary>
-    public string Redis => Identities?.Redis.Address ?? _options.Redis;
+    /// <summary>The Redis the replicas use: the fleet's own when its replicas have identities or it has one (<see cref="OwnRedis"/>), else the engines'.</summary>
+    public string Redis => Identities?.Redis.Address ?? OwnRedis?.AdminConnection ?? _options.Redis;
 
     public ServiceProcess Inventory { get; private set; } = null!;
 
@@ -102,6 +108,9 @@ public sealed class LabFleet : IAsyncDisposable
 
     /// <summary>The fleet's own PostgreSQL cluster (<see cref="FleetOptions.OwnPostgres"/>), which a fault may stop and start; null on the shared server.</summary>
     public PrivatePostgres? OwnPostgres { get; private init; }
+
+    /// <summary>The fleet's own Redis (<see cref="FleetOptions.OwnRedis"/>), which a fault may kill and start again; null on the engines' Redis.</summary>
+    public PrivateRedis? OwnRedis { get; private set; }
 
     /// <summary>Restarts replicas whose liveness fails, as a kubelet would, once <see cref="StartSupervisor"/> ran.</summary>
     public ReplicaSupervisor? Supervisor { get; private set; }
@@ -173,6 +182,11 @@ public sealed class LabFleet : IAsyncDisposable
             {
                 fleet.Identities = await ReplicaIdentities.CreateAsync(options.PostgresAdmin, database, fleet.Logs, cancellationToken);
             }
+            else if (options.OwnRedis)
+            {
+                progress?.Report("a Redis of its own");
+                fleet.OwnRedis = await PrivateRedis.StartAsync(Path.Combine(fleet.Logs, "redis.log"), cancellationToken);
+            }
 
             progress?.Report("inventory, postgres_exporter");
             var exporter = PostgresExporter.StartAsync(fleet.DatabaseConnection, options.RunFolder, cancellationToken, fleet.ClaimPort(options.Ports?.PostgresExporter, PostgresExporter.ServiceName));
@@ -222,7 +236,7 @@ public sealed class LabFleet : IAsyncDisposable
         var settings = new Dictionary<string, string>(_options.ShopSettings.Concat(_shopOverrides).GroupBy(pair => pair.Key).Select(group => group.Last()))
         {
             ["ConnectionStrings:Postgres"] = ReplicaDatabaseConnection,
-            ["ConnectionStrings:Redis"] = _options.Redis,
+            ["ConnectionStrings:Redis"] = OwnRedis?.AdminConnection ?? _options.Redis,
             ["Kafka:BootstrapServers"] = KafkaBootstrapServers,
             ["InventoryClient:BaseAddress"] = Inventory.Address.ToString(),
         };
@@ -449,6 +463,11 @@ public sealed class LabFleet : IAsyncDisposable
         if (Identities is not null)
         {
             await Identities.DisposeAsync();
+        }
+
+        if (OwnRedis is not null)
+        {
+            await OwnRedis.DisposeAsync();
         }
     }
 

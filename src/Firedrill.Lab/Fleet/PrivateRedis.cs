@@ -17,9 +17,11 @@ public sealed class PrivateRedis : IAsyncDisposable
 {
     public const string AdminUser = "lab";
 
-    private readonly Process _process;
+    private readonly string _logFile;
+    private Process _process;
 
-    private PrivateRedis(Process process, int port, string password) => (_process, Port, AdminPassword) = (process, port, password);
+    private PrivateRedis(Process process, int port, string password, string logFile) =>
+        (_process, Port, AdminPassword, _logFile) = (process, port, password, logFile);
 
     public int Port { get; }
 
@@ -27,10 +29,42 @@ public sealed class PrivateRedis : IAsyncDisposable
 
     public string Address => $"127.0.0.1:{Port}";
 
+    /// <summary>A StackExchange.Redis configuration string for the <c>lab</c> user.</summary>
+    public string AdminConnection => $"{Address},user={AdminUser},password={AdminPassword}";
+
+    /// <summary>The server's process id, for a fault's evidence.</summary>
+    public int Pid => _process.Id;
+
     public static async Task<PrivateRedis> StartAsync(string logFile, CancellationToken cancellationToken)
     {
         var port = LoopbackPorts.Free();
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var redis = new PrivateRedis(Launch(port, password, logFile), port, password, logFile);
+        await redis.WaitListeningAsync(cancellationToken);
+        return redis;
+    }
+
+    /// <summary>Kills the server (SIGKILL, as a crash or an OOM kill: no shutdown, nothing saved); connections are refused until <see cref="StartAgainAsync"/>.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>Starts the server again on the same port and with the same users, empty (nothing was persisted).</summary>
+    public async Task StartAgainAsync(CancellationToken cancellationToken)
+    {
+        await KillAsync();
+        _process.Dispose();
+        _process = Launch(Port, AdminPassword, _logFile);
+        await WaitListeningAsync(cancellationToken);
+    }
+
+    private static Process Launch(int port, string password, string logFile)
+    {
         var start = new ProcessStartInfo("redis-server",
         [
             "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -42,20 +76,22 @@ public sealed class PrivateRedis : IAsyncDisposable
         };
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start redis-server.");
         Prometheus.LabWatch.StopWhenLabDies(process.Id);
-        var redis = new PrivateRedis(process, port, password);
+        return process;
+    }
+
+    private async Task WaitListeningAsync(CancellationToken cancellationToken)
+    {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!await redis.ListensAsync(cancellationToken))
+        while (!await ListensAsync(cancellationToken))
         {
-            if (process.HasExited || DateTime.UtcNow > deadline)
+            if (_process.HasExited || DateTime.UtcNow > deadline)
             {
-                await redis.DisposeAsync();
-                throw new InvalidOperationException($"redis-server did not start on port {port}; see {logFile}.");
+                await DisposeAsync();
+                throw new InvalidOperationException($"redis-server did not start on port {Port}; see {_logFile}.");
             }
 
             await Task.Delay(20, cancellationToken);
         }
-
-        return redis;
     }
 
     private async Task<bool> ListensAsync(CancellationToken cancellationToken)
@@ -74,12 +110,7 @@ public sealed class PrivateRedis : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-
+        await KillAsync();
         _process.Dispose();
     }
 }

@@ -40,7 +40,7 @@ public sealed class ReplicaIdentities : IAsyncDisposable
     public static async Task<ReplicaIdentities> CreateAsync(string postgresAdmin, string database, string logFolder, CancellationToken cancellationToken)
     {
         var redis = await PrivateRedis.StartAsync(Path.Combine(logFolder, "redis.log"), cancellationToken);
-        var options = ConfigurationOptions.Parse($"{redis.Address},user={PrivateRedis.AdminUser},password={redis.AdminPassword}");
+        var options = ConfigurationOptions.Parse(redis.AdminConnection);
         options.AllowAdmin = true;
         options.AbortOnConnectFail = true;
         var admin = await ConnectionMultiplexer.ConnectAsync(options);

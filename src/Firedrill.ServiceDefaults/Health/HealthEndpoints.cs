@@ -31,6 +31,14 @@ public static class HealthEndpoints
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = HealthResponseWriter.WriteAsync,
+            // Degraded (it serves, but worse: a cache lost) is not ready: a load balancer prefers whole
+            // instances, and routes to degraded ones only when none is whole (YARP's HealthyOrPanic).
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
         }).ExcludeFromDescription();
         return app;
     }

@@ -32,6 +32,8 @@ public sealed class FaultsCommandTests
     {
         var faults = FaultCatalogue.All;
 
+        // Issue 15's twelve, every one built.
+        Assert.Equal(Enumerable.Range(1, 12), faults.Select(f => f.Number));
         Assert.Equal(faults.Count, faults.Select(f => f.Id).Distinct().Count());
         Assert.Equal(faults.Count, faults.Select(f => f.Number).Distinct().Count());
         Assert.All(faults, fault =>

@@ -30,6 +30,22 @@ internal static class Probes
         }
     }
 
+    /// <summary>The overall status a replica's /health/ready reports (Healthy, Degraded, Unhealthy), or "unreachable".</summary>
+    public static async Task<string> ReadinessStatusAsync(Uri service, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await Http.GetAsync(new Uri(service, "/health/ready"), cancellationToken);
+            using var report = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            return report.RootElement.TryGetProperty("status", out var status) ? status.GetString() ?? "unknown" : "unknown";
+        }
+        catch (Exception ex) when (ex is HttpRequestException or System.Text.Json.JsonException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return "unreachable";
+        }
+    }
+
     /// <summary>A number read with SQL (a count, a sum) from the run's database.</summary>
     public static async Task<double> ScalarAsync(string database, string sql, CancellationToken cancellationToken)
     {

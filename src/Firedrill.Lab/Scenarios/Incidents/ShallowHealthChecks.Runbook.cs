@@ -47,7 +47,10 @@ internal sealed partial class ShallowHealthChecks
             + $"while {CutReplica} has lost its {(Chosen.Fault == Fault.LostDatabase ? "database (its role may no longer log in)" : "Redis (its user is disabled)")}. "
             + "The gateway keeps sending it every other request.",
             "Route on readiness: the gateway probes /health/ready, which runs the checks a request needs (PostgreSQL, Redis, each bounded by its own 2 s timeout, "
-            + "ShopDataExtensions.AddShopData, and cached for 0.5 s so probes share one attempt: CachedHealthCheck), so the cut replica leaves rotation after two failed probes; liveness stays shallow so nothing restarts."),
+            + "ShopDataExtensions.AddShopData, and cached for 0.5 s so probes share one attempt: CachedHealthCheck), so the cut replica leaves rotation after two failed probes (Redis lost reads Degraded, which readiness answers with 503); liveness stays shallow so nothing restarts."
+            + (Chosen.Fault == Fault.LostRedis
+                ? " This run keeps the cache client's library default (Redis:FailFast=false: a command waits for the reconnect); the shop as shipped also fails fast (BacklogPolicy.FailFast) and reads PostgreSQL, which `./firedrill faults redis-down` shows with Redis down for every replica."
+                : "")),
         _ => new(
             "A few seconds of database trouble and every replica restarts at once; the outage lasts longer than the database's.",
             [

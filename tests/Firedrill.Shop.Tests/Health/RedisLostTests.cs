@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Firedrill.Shop.Features.Catalog;
+using Firedrill.Shop.Tests.Support;
+
+namespace Firedrill.Shop.Tests.Health;
+
+/// <summary>
+/// Redis is a cache: when the shop loses it, the catalog is read from PostgreSQL at once (the
+/// client fails fast rather than waiting for a reconnect), and readiness says Degraded.
+/// </summary>
+public sealed class RedisLostTests : IAsyncLifetime
+{
+    private TestDatabase _database = null!;
+    private TcpProxy _redis = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await Engines.CreateDatabaseAsync();
+        var (host, port) = Endpoint(Engines.Redis);
+        // The shop reaches Redis only through this proxy, so the test can take Redis away from it.
+        _redis = new TcpProxy(host, port);
+    }
+
+    [Fact]
+    public async Task ProductRead_RedisLost_AnsweredFromPostgresAtOnceAndReadinessDegraded()
+    {
+        await using var shop = new ShopInstance(_database.ConnectionString, new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = $"127.0.0.1:{_redis.Port}" });
+        using var client = shop.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+
+        _redis.Cut();
+        var ready = await FirstNotReadyAsync(client);
+        // Products never read before: neither this replica's memory nor Redis can answer them.
+        var started = Stopwatch.GetTimestamp();
+        var products = new List<Product>();
+        for (var id = 21; id <= 30; id++)
+        {
+            var response = await client.GetAsync($"/products/{id}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            products.Add(await response.ReadAsync<Product>());
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+
+        Assert.Equal(Enumerable.Range(21, 10).Select(id => (long)id), products.Select(product => product.Id));
+        // Ten reads, each of which would wait up to 5 s for a reconnect with the client's default backlog.
+        Assert.True(elapsed < TimeSpan.FromSeconds(4), $"ten reads without Redis took {elapsed}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("Degraded", report.GetProperty("status").GetString());
+        Assert.Equal("Degraded", report.GetProperty("checks").GetProperty("redis").GetProperty("status").GetString());
+        Assert.Equal("Healthy", report.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+    }
+
+    /// <summary>Probes until readiness stops answering 200 (a cached result lasts one cache life).</summary>
+    private static async Task<HttpResponseMessage> FirstNotReadyAsync(HttpClient client)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var response = await client.GetAsync("/health/ready");
+            if (response.StatusCode != HttpStatusCode.OK || DateTime.UtcNow > deadline)
+            {
+                return response;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    private static (string Host, int Port) Endpoint(string redis)
+    {
+        var address = redis.Split(',')[0];
+        var colon = address.LastIndexOf(':');
+        return colon < 0 ? (address, 6379) : (address[..colon], int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+}
