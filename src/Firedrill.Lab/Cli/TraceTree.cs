@@ -1,25 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Firedrill.ServiceDefaults.Telemetry;
 
 namespace Firedrill.Lab.Cli;
-
-/// <summary>One span as the services record it (Telemetry:SpansFile, one JSON object per line).</summary>
-internal sealed record Span(
-    [property: JsonPropertyName("trace")] string Trace,
-    [property: JsonPropertyName("span")] string Id,
-    [property: JsonPropertyName("parent")] string? Parent,
-    [property: JsonPropertyName("service")] string Service,
-    [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("kind")] string Kind,
-    [property: JsonPropertyName("start")] DateTime Start,
-    [property: JsonPropertyName("ms")] double Milliseconds,
-    [property: JsonPropertyName("status")] string? Status,
-    [property: JsonPropertyName("detail")] string? Detail)
-{
-    public DateTime End => Start.AddMilliseconds(Milliseconds);
-}
 
 /// <summary>
 /// <c>firedrill trace ID --tree</c>: a trace's spans as a waterfall — each span under its parent,
@@ -32,9 +16,9 @@ internal static class TraceTree
     private const int NameWidth = 46;
     private const int BarWidth = 40;
 
-    public static async Task<List<Span>> ReadAsync(string run, string traceId, CancellationToken cancellationToken)
+    public static async Task<List<SpanRecord>> ReadAsync(string run, string traceId, CancellationToken cancellationToken)
     {
-        var spans = new List<Span>();
+        var spans = new List<SpanRecord>();
         foreach (var file in Directory.EnumerateFiles(run, SpansPattern, SearchOption.AllDirectories))
         {
             await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -56,12 +40,12 @@ internal static class TraceTree
     /// began after that request had ended — a Kafka consumer seconds later — is marked with how
     /// much later it began rather than squeezing the request into one column.
     /// </summary>
-    public static string Draw(IReadOnlyList<Span> spans)
+    public static string Draw(IReadOnlyList<SpanRecord> spans)
     {
-        var ids = spans.Select(span => span.Id).ToHashSet(StringComparer.Ordinal);
+        var ids = spans.Select(span => span.Span).ToHashSet(StringComparer.Ordinal);
         var roots = spans.Where(span => span.Parent is null || !ids.Contains(span.Parent)).OrderBy(span => span.Start).ToList();
         var start = spans.Min(span => span.Start);
-        var end = spans.Where(span => span.Start <= roots[0].End).Max(span => span.End);
+        var end = spans.Where(span => span.Start <= End(roots[0])).Max(End);
         var total = Math.Max((end - start).TotalMilliseconds, 0.001);
         var children = spans.Where(span => span.Parent is not null && ids.Contains(span.Parent))
             .ToLookup(span => span.Parent!, StringComparer.Ordinal);
@@ -70,7 +54,7 @@ internal static class TraceTree
             $"trace {spans[0].Trace}: {spans.Count} spans from {spans.Select(span => span.Service).Distinct().Count()} services; the first request took {total:0.0} ms\n");
         text.Append(CultureInfo.InvariantCulture, $"{"service",-10} {"span",-NameWidth} |{"0 ms",-(BarWidth / 2)}{$"{total:0.0} ms",BarWidth / 2}|\n");
 
-        void Walk(Span span, int depth)
+        void Walk(SpanRecord span, int depth)
         {
             var label = new string(' ', 2 * depth) + $"{span.Name} ({span.Kind})";
             label = label.Length <= NameWidth ? label : label[..(NameWidth - 1)] + "…";
@@ -92,7 +76,7 @@ internal static class TraceTree
             var status = span.Status is "Error" ? " ERROR" : "";
             text.Append(CultureInfo.InvariantCulture,
                 $"{Shorten(span.Service, 10),-10} {label,-NameWidth} |{bar}| {span.Milliseconds,9:0.0} ms{status}{later}{(span.Detail is null ? "" : "  " + span.Detail)}\n");
-            foreach (var child in children[span.Id].OrderBy(child => child.Start))
+            foreach (var child in children[span.Span].OrderBy(child => child.Start))
             {
                 Walk(child, depth + 1);
             }
@@ -106,11 +90,13 @@ internal static class TraceTree
         return text.ToString().TrimEnd();
     }
 
-    private static Span? Parse(string line)
+    private static DateTime End(SpanRecord span) => span.Start.AddMilliseconds(span.Milliseconds);
+
+    private static SpanRecord? Parse(string line)
     {
         try
         {
-            return JsonSerializer.Deserialize<Span>(line);
+            return JsonSerializer.Deserialize<SpanRecord>(line);
         }
         catch (JsonException)
         {
