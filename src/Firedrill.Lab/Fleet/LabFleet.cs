@@ -49,6 +49,7 @@ public sealed record FleetOptions
     /// <summary>
     /// The replicas use a Redis of the fleet's own (<see cref="PrivateRedis"/>), which a fault may kill
     /// and start again; <see cref="Redis"/> is then ignored. The engines' Redis is never stopped.
+    /// A fleet with <see cref="ReplicaIdentities"/> already has a Redis of its own, and this is then ignored.
     /// </summary>
     public bool OwnRedis { get; init; }
 }
@@ -91,8 +92,8 @@ public sealed class LabFleet : IAsyncDisposable
 
     public string Logs { get; }
 
-    /// <summary>The Redis the replicas use: the fleet's own when its replicas have identities or it has one (<see cref="OwnRedis"/>), else the engines'.</summary>
-    public string Redis => Identities?.Redis.Address ?? OwnRedis?.AdminConnection ?? _options.Redis;
+    /// <summary>A connection string for the Redis the replicas use: the fleet's own when its replicas have identities or it has one (<see cref="OwnRedis"/>, as its administrator), else the engines'.</summary>
+    public string Redis => Identities?.Redis.AdminConnection ?? OwnRedis?.AdminConnection ?? _options.Redis;
 
     public ServiceProcess Inventory { get; private set; } = null!;
 

@@ -19,6 +19,7 @@ public sealed class PrivateRedis : IAsyncDisposable
 
     private readonly string _logFile;
     private Process _process;
+    private bool _disposed;
 
     private PrivateRedis(Process process, int port, string password, string logFile) =>
         (_process, Port, AdminPassword, _logFile) = (process, port, password, logFile);
@@ -40,8 +41,16 @@ public sealed class PrivateRedis : IAsyncDisposable
         var port = LoopbackPorts.Free();
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var redis = new PrivateRedis(Launch(port, password, logFile), port, password, logFile);
-        await redis.WaitListeningAsync(cancellationToken);
-        return redis;
+        try
+        {
+            await redis.WaitListeningAsync(cancellationToken);
+            return redis;
+        }
+        catch
+        {
+            await redis.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Kills the server (SIGKILL, as a crash or an OOM kill: no shutdown, nothing saved); connections are refused until <see cref="StartAgainAsync"/>.</summary>
@@ -54,12 +63,18 @@ public sealed class PrivateRedis : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the server again on the same port and with the same users, empty (nothing was persisted).</summary>
+    /// <summary>
+    /// Starts the server again on the same port and with the same users, empty (nothing was
+    /// persisted). If it does not come up (another process took the port meanwhile, say), the
+    /// error names the port and the log; the fleet still disposes it.
+    /// </summary>
     public async Task StartAgainAsync(CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         await KillAsync();
-        _process.Dispose();
+        var old = _process;
         _process = Launch(Port, AdminPassword, _logFile);
+        old.Dispose();
         await WaitListeningAsync(cancellationToken);
     }
 
@@ -86,7 +101,7 @@ public sealed class PrivateRedis : IAsyncDisposable
         {
             if (_process.HasExited || DateTime.UtcNow > deadline)
             {
-                await DisposeAsync();
+                await KillAsync();
                 throw new InvalidOperationException($"redis-server did not start on port {Port}; see {_logFile}.");
             }
 
@@ -110,6 +125,12 @@ public sealed class PrivateRedis : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         await KillAsync();
         _process.Dispose();
     }

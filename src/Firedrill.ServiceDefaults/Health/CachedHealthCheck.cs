@@ -7,9 +7,10 @@ namespace Firedrill.ServiceDefaults.Health;
 /// <c>ttl</c>; while a check runs, every probe that arrives waits for that one run instead of
 /// starting its own (so an outage costs the dependency one attempt per interval, not one per
 /// probe); and a run is bounded by its own timeout, whichever probe started it and whether or
-/// not that probe is still waiting.
+/// not that probe is still waiting. A run that times out or throws reports the check's own
+/// failure status (<c>Degraded</c> for a dependency the service can do without, such as a cache).
 /// </summary>
-public sealed class CachedHealthCheck(Func<TimeSpan> ttl, TimeSpan timeout, TimeProvider time)
+public sealed class CachedHealthCheck(Func<TimeSpan> ttl, TimeSpan timeout, TimeProvider time, HealthStatus failureStatus = HealthStatus.Unhealthy)
 {
     private readonly Lock _gate = new();
     private Task<HealthCheckResult>? _running;
@@ -53,11 +54,11 @@ public sealed class CachedHealthCheck(Func<TimeSpan> ttl, TimeSpan timeout, Time
         }
         catch (OperationCanceledException) when (bounded.IsCancellationRequested)
         {
-            result = HealthCheckResult.Unhealthy($"no answer within {timeout.TotalSeconds:0.#} s");
+            result = new HealthCheckResult(failureStatus, $"no answer within {timeout.TotalSeconds:0.#} s");
         }
         catch (Exception ex)
         {
-            result = HealthCheckResult.Unhealthy(ex.Message, ex);
+            result = new HealthCheckResult(failureStatus, ex.Message, ex);
         }
 
         lock (_gate)

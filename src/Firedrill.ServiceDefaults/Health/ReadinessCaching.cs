@@ -17,7 +17,7 @@ internal sealed class ReadinessCaching(IOptionsMonitor<HealthOptions> options, T
         foreach (var registration in healthChecks.Registrations.Where(registration => registration.Tags.Contains(HealthEndpoints.ReadyTag)))
         {
             var timeout = registration.Timeout > TimeSpan.Zero && registration.Timeout != Timeout.InfiniteTimeSpan ? registration.Timeout : DefaultTimeout;
-            var cache = new CachedHealthCheck(() => options.CurrentValue.ReadinessCacheTtl, timeout, time);
+            var cache = new CachedHealthCheck(() => options.CurrentValue.ReadinessCacheTtl, timeout, time, registration.FailureStatus);
             var create = registration.Factory;
             registration.Factory = services => new Cached(cache, create(services));
         }

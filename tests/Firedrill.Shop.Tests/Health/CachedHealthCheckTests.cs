@@ -73,6 +73,28 @@ public sealed class CachedHealthCheckTests
     }
 
     [Fact]
+    public async Task CheckAsync_CheckOfACacheHangs_ReportsItsOwnFailureStatus()
+    {
+        // Redis is registered with failureStatus Degraded: a ping that never answers must not read as Unhealthy.
+        var timeout = TimeSpan.FromSeconds(2);
+        var cache = new CachedHealthCheck(() => Ttl, timeout, _time, HealthStatus.Degraded);
+        static async Task<HealthCheckResult> Hang(CancellationToken token)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, token);
+            return HealthCheckResult.Healthy();
+        }
+
+        var probe = cache.CheckAsync(Hang, CancellationToken.None);
+        while (!probe.IsCompleted)
+        {
+            _time.Advance(timeout);
+            await Task.WhenAny(probe, Task.Delay(10));
+        }
+
+        Assert.Equal(HealthStatus.Degraded, (await probe).Status);
+    }
+
+    [Fact]
     public async Task CheckAsync_CallerGivesUp_TheRunGoesOnForTheNext()
     {
         var cache = new CachedHealthCheck(() => Ttl, TimeSpan.FromSeconds(2), _time);
