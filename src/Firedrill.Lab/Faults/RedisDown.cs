@@ -145,7 +145,7 @@ internal sealed class RedisDown : Fault
     }
 
     private static Task<string[]> StatusesAsync(LabFleet fleet, CancellationToken cancellationToken) =>
-        Task.WhenAll(fleet.Shops.ToList().Select(shop => Probes.ReadinessStatusAsync(shop.Address, cancellationToken)));
+        Task.WhenAll(fleet.Shops.ToList().Select(shop => Probes.ReadinessStatusAsync(shop, cancellationToken)));
 
     /// <summary>
     /// Each replica's readiness probed every 250 ms for <paramref name="span"/>: how many replicas said
@@ -161,7 +161,7 @@ internal sealed class RedisDown : Fault
         var end = DateTime.UtcNow + span;
         do
         {
-            var statuses = await Task.WhenAll(shops.Select(shop => Probes.ReadinessStatusAsync(shop.Address, cancellationToken)));
+            var statuses = await Task.WhenAll(shops.Select(shop => Probes.ReadinessStatusAsync(shop, cancellationToken)));
             for (var i = 0; i < statuses.Length; i++)
             {
                 probes++;

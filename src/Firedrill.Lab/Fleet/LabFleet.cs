@@ -388,7 +388,14 @@ public sealed class LabFleet : IAsyncDisposable
 
     private async Task UpdateGatewayAsync(CancellationToken cancellationToken, string? removed = null)
     {
-        var destinations = Destinations(_shops);
+        List<ServiceProcess> shops;
+        lock (_shops)
+        {
+            shops = [.. _shops];
+        }
+
+        // A replica still starting (another AddReplicaAsync under way) joins when its own start ends.
+        var destinations = Destinations(shops.Where(shop => shop.IsListening));
         if (removed is not null)
         {
             destinations[DestinationKey(removed)] = null;

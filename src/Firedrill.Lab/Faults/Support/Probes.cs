@@ -10,10 +10,10 @@ internal static class Probes
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(1) };
 
-    /// <summary>Replicas answering 200 on /health/ready within a second.</summary>
+    /// <summary>Replicas answering 200 on /health/ready within a second (a replacement still starting, not yet listening, is not ready).</summary>
     public static async Task<double> ReadyReplicasAsync(LabFleet fleet, CancellationToken cancellationToken)
     {
-        var ready = await Task.WhenAll(fleet.Shops.ToList().Select(shop => IsReadyAsync(shop.Address, cancellationToken)));
+        var ready = await Task.WhenAll(fleet.Shops.ToList().Select(shop => shop.IsListening ? IsReadyAsync(shop.Address, cancellationToken) : Task.FromResult(false)));
         return ready.Count(ok => ok);
     }
 
@@ -30,12 +30,17 @@ internal static class Probes
         }
     }
 
-    /// <summary>The overall status a replica's /health/ready reports (Healthy, Degraded, Unhealthy), or "unreachable".</summary>
-    public static async Task<string> ReadinessStatusAsync(Uri service, CancellationToken cancellationToken)
+    /// <summary>The overall status a replica's /health/ready reports (Healthy, Degraded, Unhealthy), or "unreachable" (not listening yet, or no answer within a second).</summary>
+    public static async Task<string> ReadinessStatusAsync(ServiceProcess service, CancellationToken cancellationToken)
     {
+        if (!service.IsListening)
+        {
+            return "unreachable";
+        }
+
         try
         {
-            using var response = await Http.GetAsync(new Uri(service, "/health/ready"), cancellationToken);
+            using var response = await Http.GetAsync(new Uri(service.Address, "/health/ready"), cancellationToken);
             using var report = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
             return report.RootElement.TryGetProperty("status", out var status) ? status.GetString() ?? "unknown" : "unknown";
         }
