@@ -31,7 +31,7 @@ internal sealed class RedisDown : Fault
     public override string Title => "Redis down under load, then back empty";
 
     public override string Promise =>
-        "A cache is not a dependency a request must have: with Redis down the catalog keeps answering from PostgreSQL (slower), payments are unaffected, readiness says Degraded, and when Redis returns the replicas reconnect and use it again without a restart (the cache-aside pattern; the SRE book's graceful degradation).";
+        "A cache is not a dependency a request must have: with Redis down the catalog keeps answering from PostgreSQL, payments are unaffected, readiness says Degraded, and when Redis returns the replicas reconnect and use it again without a restart (the cache-aside pattern; the SRE book's graceful degradation).";
 
     public override string Injects => string.Create(CultureInfo.InvariantCulture,
         $"kill -9 of the fleet's Redis while payments and catalog reads (over the whole catalogue, so most miss the replicas' memory) flow through the gateway; {Down.TotalSeconds:0} s later redis-server is started again on the same port, empty. The fleet's Redis is its own; the engines' Redis is never stopped.");
