@@ -1,4 +1,5 @@
 using Firedrill.ServiceDefaults.Options;
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -47,6 +48,7 @@ internal static class TelemetryExtensions
                     .AddRuntimeInstrumentation()
                     .AddMeter([TraceContextMetrics.MeterName, .. service.Meters])
                     .AddPrometheusExporter(options => options.ScrapeResponseCacheDurationMilliseconds = 0);
+                ((IDeferredMeterProviderBuilder)metrics).Configure((services, provider) => provider.AddView(OnlyThisHostsMeters(services)));
             })
             .WithTracing(tracing =>
             {
@@ -66,6 +68,19 @@ internal static class TelemetryExtensions
         {
             otel.UseOtlpExporter();
         }
+    }
+
+    /// <summary>
+    /// Meters are process-wide and OpenTelemetry subscribes to them by name, so a second host in the
+    /// process (tests run several) would mix its instruments into this host's <c>/metrics</c>, and on
+    /// its stop end the metric streams they share, this host's included. A meter made by another
+    /// host's <see cref="IMeterFactory"/> is dropped; process-wide meters (no factory: Npgsql's, the
+    /// runtime's) are kept. With one host per process, as in production, nothing is dropped.
+    /// </summary>
+    private static Func<Instrument, MetricStreamConfiguration?> OnlyThisHostsMeters(IServiceProvider services)
+    {
+        var own = services.GetRequiredService<IMeterFactory>();
+        return instrument => instrument.Meter.Scope is { } scope && !ReferenceEquals(scope, own) ? MetricStreamConfiguration.Drop : null;
     }
 
     /// <summary>Returns the trace id on every response (<c>traceresponse</c>) and counts whether requests joined a caller's trace.</summary>

@@ -8,9 +8,8 @@ public sealed class ObservabilityTests(ShopFixture fixture) : IClassFixture<Shop
     [Fact]
     public async Task Metrics_AfterTraffic_ExposeFrameworkAndShopMeters()
     {
-        // A host of its own, started now: in the full suite the class fixture's host, started with
-        // the class, stopped exporting its per-host meters (ASP.NET Core's and the shop's, both from
-        // IMeterFactory) while the process-wide ones (Npgsql, runtime) went on — cause not yet found.
+        // A host of its own, so the series it reads come from this test's traffic alone. (Another
+        // host's stop once ended the fixture host's per-host streams: see the next test.)
         await using var shop = new ShopInstance(fixture.Database.ConnectionString);
         using var client = shop.CreateClient();
         var statuses = new List<int>
@@ -40,6 +39,40 @@ public sealed class ObservabilityTests(ShopFixture fixture) : IClassFixture<Shop
 
         Assert.True(expected.All(series => metrics.Contains(series, StringComparison.Ordinal)),
             $"missing: {string.Join(", ", expected.Where(series => !metrics.Contains(series, StringComparison.Ordinal)))}; GET /products/1 answered {string.Join(" ", statuses.Distinct())}");
+    }
+
+    [Fact]
+    public async Task Metrics_AnotherHostInTheProcess_NeitherMixesInNorStopsThisHostsMeters()
+    {
+        // Meters are process-wide: a second host in the same process (as in these tests) creates
+        // instruments of the same names from its own IMeterFactory. This host's /metrics must show
+        // only its own, before and after the other host stops.
+        await using var shop = new ShopInstance(fixture.Database.ConnectionString);
+        using var client = shop.CreateClient();
+        await client.GetAsync("/products/1");
+        await using (var warming = new ShopInstance(fixture.Database.ConnectionString, new Dictionary<string, string?>
+        {
+            ["WarmUp:Enabled"] = "true",
+            ["WarmUp:ReadyBeforeWarmUp"] = "true",
+            ["WarmUp:Requests"] = "100000",
+            ["WarmUp:Concurrency"] = "1",
+        }))
+        {
+            using var other = warming.CreateClient();
+            await other.GetAsync("/health/ready");
+            Assert.Matches(@"firedrill_warmup_complete(\{[^}]*\})? 0", await other.GetStringAsync("/metrics"));
+
+            var during = await client.GetStringAsync("/metrics");
+            Assert.Matches(@"firedrill_warmup_complete(\{[^}]*\})? 1", during);
+            Assert.DoesNotMatch(@"firedrill_warmup_complete(\{[^}]*\})? 0", during);
+        }
+
+        // OpenTelemetry exports a stream whose instrument was disposed once more, then forgets it: the second scrape tells.
+        await client.GetStringAsync("/metrics");
+        await client.GetAsync("/products/1");
+        var after = await client.GetStringAsync("/metrics");
+        Assert.Matches(@"firedrill_warmup_complete(\{[^}]*\})? 1", after);
+        Assert.Contains("http_server_request_duration_seconds", after, StringComparison.Ordinal);
     }
 
     /// <summary>What memory-growth and thread-pool-starvation read in Prometheus: the runtime's own System.Runtime meter.</summary>
