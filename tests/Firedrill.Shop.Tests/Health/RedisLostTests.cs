@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Firedrill.Shop.Features.Catalog;
 using Firedrill.Shop.Tests.Support;
+using StackExchange.Redis;
 
 namespace Firedrill.Shop.Tests.Health;
 
@@ -55,6 +56,34 @@ public sealed class RedisLostTests : IAsyncLifetime
         Assert.Equal("Healthy", report.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
     }
+
+    [Fact]
+    public async Task PriceUpdate_RedisDownAtReplicaStart_InvalidatesItOnceRedisIsBack()
+    {
+        // This replica starts while Redis is unreachable (every connection closed at once), then Redis comes back.
+        _redis.Refuse();
+        await using var late = new ShopInstance(_database.ConnectionString, new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = $"127.0.0.1:{_redis.Port}" });
+        using var lateClient = late.CreateClient();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await FirstNotReadyAsync(lateClient)).StatusCode);
+        _redis.Open();
+        await using var other = new ShopInstance(_database.ConnectionString);
+        using var otherClient = other.CreateClient();
+        var channel = RedisChannel.Literal($"firedrill:{new Npgsql.NpgsqlConnectionStringBuilder(_database.ConnectionString).Database}:cache:invalidate");
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(Engines.Redis);
+
+        // Both replicas subscribed: the late one once its reconnect went through.
+        Assert.True(await Poll.UntilAsync(async () => await SubscribersAsync(admin, channel) == 2, TimeSpan.FromSeconds(60)),
+            $"{await SubscribersAsync(admin, channel)} replica(s) subscribed to {channel} 60 s after Redis came back");
+        var original = await (await lateClient.GetAsync("/products/8")).ReadAsync<Product>();
+        await (await otherClient.PutJsonAsync("/products/8/price", $$"""{"price": {{original.Price + 1}}}""")).ReadAsync<Product>();
+
+        Assert.True(await Poll.UntilAsync(
+                async () => (await (await lateClient.GetAsync("/products/8")).ReadAsync<Product>()).Price == original.Price + 1, TimeSpan.FromSeconds(5)),
+            "the replica that started without Redis still answers the old price 5 s after the update");
+    }
+
+    private static async Task<long> SubscribersAsync(ConnectionMultiplexer admin, RedisChannel channel) =>
+        (long)(await admin.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", channel.ToString()))[1];
 
     /// <summary>Probes until readiness stops answering 200 (a cached result lasts one cache life).</summary>
     private static async Task<HttpResponseMessage> FirstNotReadyAsync(HttpClient client)

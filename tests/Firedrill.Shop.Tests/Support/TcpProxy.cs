@@ -6,7 +6,8 @@ namespace Firedrill.Shop.Tests.Support;
 /// <summary>
 /// A loopback TCP forwarder in front of an engine. <see cref="Cut"/> drops every open connection
 /// and refuses new ones, as a network partition between one replica and its database would;
-/// <see cref="HoldNext"/> accepts connections that are never answered, as a server too busy to.
+/// <see cref="HoldNext"/> accepts connections that are never answered, as a server too busy to;
+/// <see cref="Refuse"/> closes every new connection at once, as a server that is down, until <see cref="Open"/>.
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
@@ -16,6 +17,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly List<TcpClient> _open = [];
     private readonly Task _accepting;
     private int _toHold;
+    private volatile bool _refusing;
 
     public TcpProxy(string host, int port)
     {
@@ -32,6 +34,11 @@ public sealed class TcpProxy : IAsyncDisposable
 
     /// <summary>The next <paramref name="count"/> connections are accepted and then left unanswered (until the proxy is cut).</summary>
     public void HoldNext(int count) => Volatile.Write(ref _toHold, count);
+
+    /// <summary>New connections are closed as soon as they are accepted, until <see cref="Open"/>.</summary>
+    public void Refuse() => _refusing = true;
+
+    public void Open() => _refusing = false;
 
     public void Cut()
     {
@@ -58,6 +65,12 @@ public sealed class TcpProxy : IAsyncDisposable
             catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
+            }
+
+            if (_refusing)
+            {
+                inbound.Dispose();
+                continue;
             }
 
             if (Interlocked.Decrement(ref _toHold) >= 0)

@@ -33,12 +33,15 @@ internal sealed partial class CacheInvalidationBus(
         var cache = services.GetRequiredService<HybridCache>();
         try
         {
-            var queue = await redis.GetSubscriber().SubscribeAsync(_channel);
-            queue.OnMessage(message => EvictAsync(cache, message.Message.ToString()));
+            // A handler, not a message queue: the multiplexer registers it before it sends SUBSCRIBE and
+            // subscribes again on every reconnect, so if Redis is down now the handler works once it is
+            // back. (A message queue whose SubscribeAsync threw is subscribed again too, but never returned
+            // to us, so nothing reads it: the replica missed every invalidation. RedisLostTests.)
+            await redis.GetSubscriber().SubscribeAsync(_channel, (channel, message) => _ = EvictAsync(cache, message.ToString()));
         }
         catch (RedisException ex)
         {
-            // Redis is down at start: the shop still serves, with L1 bounded by its expiration.
+            // Redis is down at start: the shop still serves, with L1 bounded by its expiration until Redis is back.
             LogSubscribeFailed(ex);
         }
     }
@@ -75,7 +78,7 @@ internal sealed partial class CacheInvalidationBus(
         }
     }
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Could not subscribe to cache invalidations; this replica's cache entries live until they expire")]
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Could not subscribe to cache invalidations yet; until Redis is back this replica's cache entries live until they expire")]
     private partial void LogSubscribeFailed(Exception exception);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Cache invalidation broadcast failed; other replicas keep their copy until it expires")]
