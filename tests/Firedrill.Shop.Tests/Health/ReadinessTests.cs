@@ -45,7 +45,7 @@ public sealed class ReadinessTests : IAsyncLifetime
         _proxy.Cut();
         var started = DateTime.UtcNow;
         // A result answers for Health:ReadinessCacheTtl (500 ms): the probe after that runs the checks again.
-        var ready = await FirstUnhealthyAsync(client, "/health/ready");
+        var ready = await HealthProbe.FirstNotOkAsync(client, "/health/ready");
         var elapsed = DateTime.UtcNow - started;
         var live = await client.GetAsync("/health/live");
 
@@ -72,22 +72,6 @@ public sealed class ReadinessTests : IAsyncLifetime
         Assert.True(ready.StatusCode == HttpStatusCode.OK, await ready.Content.ReadAsStringAsync());
     }
 
-    /// <summary>Probes until the endpoint answers 503 (a cached healthy result lasts one cache life).</summary>
-    private static async Task<HttpResponseMessage> FirstUnhealthyAsync(HttpClient client, string path)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var response = await client.GetAsync(path);
-            if (response.StatusCode != HttpStatusCode.OK || DateTime.UtcNow > deadline)
-            {
-                return response;
-            }
-
-            await Task.Delay(100);
-        }
-    }
-
     [Fact]
     public async Task Live_DeepLivenessAndDatabaseUnreachable_IsUnhealthy()
     {
@@ -97,7 +81,7 @@ public sealed class ReadinessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
 
         _proxy.Cut();
-        var live = await FirstUnhealthyAsync(client, "/health/live");
+        var live = await HealthProbe.FirstNotOkAsync(client, "/health/live");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, live.StatusCode);
         var report = JsonDocument.Parse(await live.Content.ReadAsStringAsync()).RootElement;

@@ -32,7 +32,7 @@ public sealed class RedisLostTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
 
         _redis.Cut();
-        var ready = await FirstNotReadyAsync(client);
+        var ready = await HealthProbe.FirstNotOkAsync(client, "/health/ready");
         // Products never read before: neither this replica's memory nor Redis can answer them.
         var started = Stopwatch.GetTimestamp();
         var products = new List<Product>();
@@ -64,7 +64,7 @@ public sealed class RedisLostTests : IAsyncLifetime
         _redis.Refuse();
         await using var late = new ShopInstance(_database.ConnectionString, new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = $"127.0.0.1:{_redis.Port}" });
         using var lateClient = late.CreateClient();
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await FirstNotReadyAsync(lateClient)).StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await HealthProbe.FirstNotOkAsync(lateClient, "/health/ready")).StatusCode);
         _redis.Open();
         await using var other = new ShopInstance(_database.ConnectionString);
         using var otherClient = other.CreateClient();
@@ -84,22 +84,6 @@ public sealed class RedisLostTests : IAsyncLifetime
 
     private static async Task<long> SubscribersAsync(ConnectionMultiplexer admin, RedisChannel channel) =>
         (long)(await admin.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", channel.ToString()))[1];
-
-    /// <summary>Probes until readiness stops answering 200 (a cached result lasts one cache life).</summary>
-    private static async Task<HttpResponseMessage> FirstNotReadyAsync(HttpClient client)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var response = await client.GetAsync("/health/ready");
-            if (response.StatusCode != HttpStatusCode.OK || DateTime.UtcNow > deadline)
-            {
-                return response;
-            }
-
-            await Task.Delay(100);
-        }
-    }
 
     private static (string Host, int Port) Endpoint(string redis)
     {
