@@ -1,5 +1,5 @@
-using Firedrill.ServiceDefaults.Options;
 using System.Diagnostics.Metrics;
+using Firedrill.ServiceDefaults.Options;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
