@@ -15,7 +15,7 @@ internal static class FaultRun
         var folder = LabDefaults.TempFolder();
         var json = Path.Combine(folder, "out.json");
 
-        var (exitCode, output) = await LabCli.RunAsync(folder, "faults", fault, "--quick", "--json", json, "--report", folder);
+        var (exitCode, output) = await LabCli.RunFleetAsync(folder, "faults", fault, "--quick", "--json", json, "--report", folder);
 
         Assert.True(File.Exists(json), $"no JSON report; the CLI said: {output}");
         using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));

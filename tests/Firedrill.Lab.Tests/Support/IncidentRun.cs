@@ -15,7 +15,7 @@ internal static class IncidentRun
         var folder = LabDefaults.TempFolder();
         var json = Path.Combine(folder, "out.json");
 
-        var (exitCode, output) = await LabCli.RunAsync(folder, "run", scenario, "--variant", variant, "--quick", "--json", json, "--report", folder);
+        var (exitCode, output) = await LabCli.RunFleetAsync(folder, "run", scenario, "--variant", variant, "--quick", "--json", json, "--report", folder);
 
         Assert.True(File.Exists(json), $"no JSON report; the CLI said: {output}");
         using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));

@@ -5,6 +5,24 @@ namespace Firedrill.Lab.Tests.Support;
 /// <summary>The <c>firedrill</c> CLI as a real process, as a user runs it.</summary>
 internal static class LabCli
 {
+    /// <summary>
+    /// A run that starts a whole fleet (<c>run</c>, <c>faults</c>): it waits for one of
+    /// <see cref="FleetSlots"/> before it starts, so the lanes never run more fleets at once than the
+    /// machine was given.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunFleetAsync(string workingDirectory, params string[] args)
+    {
+        await FleetSlots.Gate.WaitAsync();
+        try
+        {
+            return await RunAsync(workingDirectory, args);
+        }
+        finally
+        {
+            FleetSlots.Gate.Release();
+        }
+    }
+
     public static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, params string[] args)
     {
         using var process = Process.Start(StartInfo(workingDirectory, args))!;
