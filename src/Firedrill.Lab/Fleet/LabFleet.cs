@@ -212,13 +212,12 @@ public sealed class LabFleet : IAsyncDisposable
             {
                 ["ReverseProxy:Clusters:shop:HealthCheck:Active:Interval"] = "00:00:01",
             };
-            foreach (var (key, value) in Destinations(fleet._shops))
-            {
-                gatewaySettings[key] = value!;
-            }
-
-            // The appsettings default destination (r1 = :5080) is replaced by the fleet's own.
+            // The replicas are the gateway's destinations as lab overrides, never as start settings: a
+            // replica taken out removes its override, and under a start setting that revealed its address
+            // again, so a killed replica stayed in rotation for the rest of the run.
             fleet.Gateway = fleet.Launch("gateway", "Firedrill.Gateway", gatewaySettings, options.Ports?.Gateway);
+            await fleet.Gateway.WaitListeningAsync(cancellationToken);
+            await fleet.UpdateGatewayAsync(cancellationToken);
             await fleet.Gateway.WaitReadyAsync(cancellationToken);
             return fleet;
         }

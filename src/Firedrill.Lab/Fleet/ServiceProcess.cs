@@ -130,23 +130,8 @@ public sealed partial class ServiceProcess : IAsyncDisposable
 
     public async Task WaitReadyAsync(CancellationToken cancellationToken)
     {
+        await WaitListeningAsync(cancellationToken);
         var deadline = DateTime.UtcNow + ReadyTimeout;
-        while (!_listening.Task.IsCompleted)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode} while starting; see its log.");
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{Name} did not start listening within {ReadyTimeout.TotalSeconds} s; see its log.");
-            }
-
-            await Task.WhenAny(_listening.Task, Task.Delay(25, cancellationToken));
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
@@ -171,6 +156,27 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         }
 
         throw new TimeoutException($"{Name} did not become ready within {ReadyTimeout.TotalSeconds} s; see its log.");
+    }
+
+    /// <summary>Waits until the service has bound its port (its <see cref="Address"/> is known), not until it is ready.</summary>
+    public async Task WaitListeningAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + ReadyTimeout;
+        while (!_listening.Task.IsCompleted)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode} while starting; see its log.");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{Name} did not start listening within {ReadyTimeout.TotalSeconds} s; see its log.");
+            }
+
+            await Task.WhenAny(_listening.Task, Task.Delay(25, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
     }
 
     /// <summary>Writes configuration overrides through the service's <c>/_lab/config</c>.</summary>
