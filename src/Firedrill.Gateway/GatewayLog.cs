@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Firedrill.Gateway;
 
@@ -18,4 +19,12 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "{Method} {Path} timed out waiting for {Destination}")]
     public static partial void TimedOut(ILogger logger, string method, string path, string? destination);
+
+    /// <summary>
+    /// One line per request the gateway could not forward, without the exception's stack: YARP's own
+    /// warning formats the whole async stack of every failure, and with a replica gone that cost,
+    /// paid on the request threads, starved the gateway's thread pool until every request timed out.
+    /// </summary>
+    [LoggerMessage(EventId = 8006, Level = LogLevel.Warning, Message = "{Method} {Path} not forwarded to {Destination}: {Error} ({ExceptionType}: {ExceptionMessage})")]
+    public static partial void ForwardFailed(ILogger logger, string method, string path, string? destination, ForwarderError error, string? exceptionType, string? exceptionMessage);
 }

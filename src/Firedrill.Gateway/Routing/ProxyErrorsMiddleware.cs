@@ -14,7 +14,7 @@ internal sealed class ProxyErrorsMiddleware(RequestDelegate next, ILogger<ProxyE
     {
         await next(context);
 
-        if (context.Features.Get<IForwarderErrorFeature>() is null)
+        if (context.Features.Get<IForwarderErrorFeature>() is not { } failure)
         {
             // A replica's response (even an error with an empty body) passes through unchanged.
             if (context.Features.Get<IStatusCodePagesFeature>() is { } pages)
@@ -25,18 +25,22 @@ internal sealed class ProxyErrorsMiddleware(RequestDelegate next, ILogger<ProxyE
             return;
         }
 
-        // YARP logs the other forwarding errors itself (at Warning), and UseStatusCodePages turns
-        // its empty 502/503 answers into problems.
+        // YARP's own warning for this is off (appsettings.json): it carries the whole stack.
+        // UseStatusCodePages turns YARP's empty 502/503 answers into problems.
+        var destination = context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.Model.Config.Address;
         if (context.Features.Get<IHttpRequestTimeoutFeature>() is { RequestTimeoutToken.IsCancellationRequested: true }
             && !context.Response.HasStarted)
         {
             // YARP takes the timeout's cancellation for a cancelled request (400) and does not
             // rethrow it, so RequestTimeoutsMiddleware never answers: the gateway timed out waiting
             // for the replica, which is a 504. UseStatusCodePages writes the problem body.
-            var destination = context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.Model.Config.Address;
             GatewayLog.TimedOut(logger, context.Request.Method, context.Request.Path.Value ?? "", destination);
             context.Response.Clear();
             context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+            return;
         }
+
+        GatewayLog.ForwardFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", destination,
+            failure.Error, failure.Exception?.GetType().Name, failure.Exception?.Message);
     }
 }
