@@ -158,7 +158,7 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} did not become ready within {ReadyTimeout.TotalSeconds} s; see its log.");
     }
 
-    /// <summary>Waits until the service has bound its port (its <see cref="Address"/> is known), not until it is ready.</summary>
+    /// <summary>Waits until the service accepts connections on its port (its <see cref="Address"/> is known), not until it is ready.</summary>
     public async Task WaitListeningAsync(CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + ReadyTimeout;
@@ -176,6 +176,29 @@ public sealed partial class ServiceProcess : IAsyncDisposable
 
             await Task.WhenAny(_listening.Task, Task.Delay(25, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        // A port of the lab's choosing is known before the service has bound it: wait until it accepts.
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(Address.Host, Address.Port, cancellationToken);
+                return;
+            }
+            catch (SocketException) when (!_process.HasExited && DateTime.UtcNow <= deadline)
+            {
+                await Task.Delay(25, cancellationToken);
+            }
+            catch (SocketException) when (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode} while starting; see its log.");
+            }
+            catch (SocketException)
+            {
+                throw new TimeoutException($"{Name} did not start listening within {ReadyTimeout.TotalSeconds} s; see its log.");
+            }
         }
     }
 
