@@ -35,6 +35,17 @@ public sealed class LabFleetTests
             {
                 Assert.Equal(System.Net.HttpStatusCode.OK, (await gateway.GetAsync($"/api/products/{i + 1}")).StatusCode);
             }
+
+            // A replica the fleet started with, taken out, leaves the gateway's destinations for good
+            // (it once came back from the gateway's start settings and stayed in rotation).
+            var first = fleet.Shops[0];
+            var third = await fleet.AddReplicaAsync(CancellationToken.None);
+            pids.Add(third.Pid);
+            Assert.True(await Poll.UntilAsync(async () => (await ReadyDetailAsync(gateway)).Contains("2 of 3", StringComparison.Ordinal), TimeSpan.FromSeconds(20)),
+                $"the gateway did not take the third replica: {await ReadyDetailAsync(gateway)}");
+            await fleet.RemoveReplicaAsync(first.Name, CancellationToken.None);
+            Assert.True(await Poll.UntilAsync(async () => (await ReadyDetailAsync(gateway)).Contains("1 of 2", StringComparison.Ordinal), TimeSpan.FromSeconds(20)),
+                $"the gateway kept the removed first replica: {await ReadyDetailAsync(gateway)}");
         }
         finally
         {
