@@ -21,6 +21,7 @@ public sealed class FaultClock
     private readonly Dictionary<string, SortedDictionary<int, double>> _samples = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Counts> _tallies = new(StringComparer.Ordinal);
     private double _lastFailure = double.NaN;
+    private double _lastSuccess = double.NaN;
 
     /// <param name="endpoints">The names attempts are recorded under (unique).</param>
     public FaultClock(TimeProvider time, params string[] endpoints)
@@ -114,11 +115,15 @@ public sealed class FaultClock
             Interlocked.Increment(ref tally.Errors);
         }
 
-        if (error)
+        lock (_stages)
         {
-            lock (_stages)
+            if (error)
             {
                 _lastFailure = double.IsNaN(_lastFailure) ? Now : Math.Max(_lastFailure, Now);
+            }
+            else
+            {
+                _lastSuccess = double.IsNaN(_lastSuccess) ? Now : Math.Max(_lastSuccess, Now);
             }
         }
     }
@@ -139,16 +144,24 @@ public sealed class FaultClock
     }
 
     /// <summary>
-    /// Lets the fleet settle: waits until no client attempt has failed for <paramref name="quiet"/>,
-    /// or <paramref name="limit"/> has passed. True when it went quiet.
+    /// Lets the fleet settle: waits until no client attempt has failed for <paramref name="quiet"/>
+    /// and one at least has succeeded in that time, or <paramref name="limit"/> has passed. True when
+    /// it went quiet. A quiet without successes is not recovery: it is what clients see while every
+    /// attempt hangs on an overloaded fleet, until their timeouts fail them all.
     /// </summary>
     public async Task<bool> SettleAsync(TimeSpan quiet, TimeSpan limit, CancellationToken cancellationToken)
     {
         var deadline = Now + limit.TotalSeconds;
         while (true)
         {
-            var last = LastFailure;
-            if (double.IsNaN(last) || Now - last >= quiet.TotalSeconds)
+            double last, success;
+            lock (_stages)
+            {
+                (last, success) = (_lastFailure, _lastSuccess);
+            }
+
+            var now = Now;
+            if (double.IsNaN(last) || (now - last >= quiet.TotalSeconds && success > last && now - success <= quiet.TotalSeconds))
             {
                 return true;
             }

@@ -13,7 +13,9 @@ namespace Firedrill.Shop.Http;
 /// <see cref="AdmissionOptions.MaxConcurrentRequests"/> are being served, waits (oldest first) for
 /// at most <see cref="AdmissionOptions.MaxQueueTime"/> in a queue of
 /// <see cref="AdmissionOptions.QueueLimit"/>, and otherwise gets 503 with Retry-After and a problem
-/// document. Health, metrics and the lab's control are never shed. The limiter is rebuilt when
+/// document. A request that leaves while it waits is dropped unstarted; one admitted is finished
+/// even if its caller leaves (<see cref="AdmissionOptions.CancelOnClientAbort"/>). Health, metrics
+/// and the lab's control are never shed. The limiter is rebuilt when
 /// the options change; requests on the old one finish on it.
 /// </summary>
 internal sealed partial class AdmissionControl
@@ -74,6 +76,12 @@ internal sealed partial class AdmissionControl
             }
 
             _decisions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+            if (!settings.CancelOnClientAbort)
+            {
+                // Admitted work runs to its end: see AdmissionOptions.CancelOnClientAbort.
+                context.RequestAborted = CancellationToken.None;
+            }
+
             _inFlight.Add(1);
             try
             {

@@ -14,7 +14,7 @@ public sealed class AdmissionControlTests : IDisposable
     private ServiceProvider _services = null!;
     private int _served;
 
-    private void Configure(TimeSpan maxQueueTime)
+    private void Configure(TimeSpan maxQueueTime, bool cancelOnClientAbort = false)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -26,6 +26,7 @@ public sealed class AdmissionControlTests : IDisposable
             options.QueueLimit = 1;
             options.MaxQueueTime = maxQueueTime;
             options.RetryAfterSeconds = 2;
+            options.CancelOnClientAbort = cancelOnClientAbort;
         });
         _services = services.BuildServiceProvider();
     }
@@ -83,6 +84,31 @@ public sealed class AdmissionControlTests : IDisposable
         Assert.Equal(3, _served);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Invoke_CallerLeavesOnceAdmitted_CancelsTheWorkOnlyWhenCancelOnClientAbort(bool cancelOnClientAbort)
+    {
+        Configure(TimeSpan.FromSeconds(60), cancelOnClientAbort);
+        var endpointToken = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var admission = Build(async context =>
+        {
+            endpointToken.SetResult(context.RequestAborted);
+            await _release.Task;
+        });
+        using var caller = new CancellationTokenSource();
+        var request = Context("/payments");
+        request.RequestAborted = caller.Token;
+
+        var served = admission.InvokeAsync(request);
+        var token = await endpointToken.Task;
+        await caller.CancelAsync();
+
+        Assert.Equal(cancelOnClientAbort, token.IsCancellationRequested);
+        _release.SetResult();
+        await served;
+    }
+
     // A queue time far beyond the test's own, unless the test is about the queue time.
     private AdmissionControl Create(double maxQueueSeconds = 60)
     {
@@ -90,13 +116,15 @@ public sealed class AdmissionControlTests : IDisposable
         return Build();
     }
 
-    private AdmissionControl Build() => new(
-        async context =>
-        {
-            Interlocked.Increment(ref _served);
-            await _release.Task;
-            context.Response.StatusCode = StatusCodes.Status200OK;
-        },
+    private AdmissionControl Build() => Build(async context =>
+    {
+        Interlocked.Increment(ref _served);
+        await _release.Task;
+        context.Response.StatusCode = StatusCodes.Status200OK;
+    });
+
+    private AdmissionControl Build(RequestDelegate endpoint) => new(
+        endpoint,
         _services.GetRequiredService<IOptionsMonitor<AdmissionOptions>>(),
         _services.GetRequiredService<IProblemDetailsService>(),
         _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
