@@ -126,8 +126,10 @@ internal sealed partial class SlowInProduction : Scenario<SlowInProduction.Cause
                 await ConfigureBothAsync(context, """{"Orders:HistoryQueryPerOrder": false}""", cancellationToken);
                 break;
             default:
+                var size = (int)context.Items[SizedPoolKey];
                 await ConfigureBothAsync(context, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $$"""{"Db:MaxPoolSize": {{(int)context.Items[SizedPoolKey]}}, "Db:AcquireTimeoutSeconds": {{AcquireTimeoutSeconds}}}"""), cancellationToken);
+                    $$"""{"Db:MaxPoolSize": {{size}}, "Db:AcquireTimeoutSeconds": {{AcquireTimeoutSeconds}}}"""), cancellationToken);
+                await OpenResizedPoolsAsync(context, size, cancellationToken);
                 break;
         }
     }
