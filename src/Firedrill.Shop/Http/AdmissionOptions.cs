@@ -34,7 +34,7 @@ public sealed class AdmissionOptions
     /// Cancelling a PostgreSQL command is not free: the driver opens a new connection to send the
     /// cancel, and a cancel that is not answered in time closes the command's connection, so the
     /// pool must open another. Each is a backend forked by the postmaster, one after the other (22 to
-    /// 33 ms each on the 2-core lab machines, measured with <c>pgbench -C</c>): when every caller
+    /// 37 ms each on the 2-core lab machines, measured with <c>pgbench -C</c>): when every caller
     /// times out at once, the cancels and reconnections take more than the database can fork, and the
     /// replicas never recover while the callers keep retrying (the fault suite's relay-killed). A
     /// payment the caller gave up on is finished and kept under its idempotency key, so the retry

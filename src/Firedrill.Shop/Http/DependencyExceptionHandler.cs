@@ -7,7 +7,8 @@ namespace Firedrill.Shop.Http;
 
 /// <summary>
 /// A dependency that could not answer is a 503 for the caller, not a 500: inventory down or shed,
-/// or no pooled database connection within <c>Db:AcquireTimeoutSeconds</c> (logged, so the
+/// no pooled database connection within <c>Db:AcquireTimeoutSeconds</c>, or the database unreachable
+/// (<see cref="ShopDatabase.OpenConnectionAsync"/>'s breaker open) (logged, so the
 /// problem's trace id finds the reason in the logs).
 /// </summary>
 internal sealed partial class DependencyExceptionHandler(IProblemDetailsService problems, ILogger<DependencyExceptionHandler> logger) : IExceptionHandler
@@ -28,6 +29,15 @@ internal sealed partial class DependencyExceptionHandler(IProblemDetailsService 
                 Detail = "No database connection came free in time; retry shortly.",
             };
         }
+        else if (exception is DatabaseUnreachableException)
+        {
+            LogDatabaseUnreachable(httpContext.Request.Method, httpContext.Request.Path);
+            problem = new ProblemDetails
+            {
+                Title = "Database unavailable",
+                Detail = "The database could not be reached in the last moments; retry shortly.",
+            };
+        }
         else
         {
             return false;
@@ -42,4 +52,7 @@ internal sealed partial class DependencyExceptionHandler(IProblemDetailsService 
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "{Method} {Path} answered 503: no pooled database connection within the acquisition timeout ({Reason})")]
     private partial void LogPoolTimeout(string method, string path, string reason);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "{Method} {Path} answered 503: the database was unreachable, opens are failing fast for a moment")]
+    private partial void LogDatabaseUnreachable(string method, string path);
 }

@@ -19,12 +19,22 @@ internal sealed class PaymentRun : IAsyncDisposable
 
     private readonly string _database;
 
-    private PaymentRun(FaultClock clock, HttpClient client, string database) => (Clock, _client, _database) = (clock, client, database);
+    /// <summary>
+    /// How long the clients must go without a failure to have settled: longer than an attempt may
+    /// take, so an attempt already hanging when the quiet began has failed within it if it was going to.
+    /// </summary>
+    private readonly TimeSpan _quiet;
+
+    private PaymentRun(FaultClock clock, HttpClient client, string database, TimeSpan attemptTimeout) =>
+        (Clock, _client, _database, _quiet) = (clock, client, database, attemptTimeout + TimeSpan.FromSeconds(1));
 
     public FaultClock Clock { get; }
 
     /// <summary>The orders placed for the payers, so a fault can size its stages by them.</summary>
     public int Orders { get; private init; }
+
+    /// <summary>A catalog read's timeout, and a payment attempt's unless the fault sets its own.</summary>
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// The fleet of a fault with payers: its replicas and shop settings, with a short idempotency
@@ -49,13 +59,15 @@ internal sealed class PaymentRun : IAsyncDisposable
     {
         var orders = await OrderBook.PlaceAsync(context.Fleet.Shops[0], (int)Math.Ceiling(paymentsPerSecond * expected.TotalSeconds * 1.5) + 10, cancellationToken);
         var client = LoadHttpClient.Create(front ?? context.Fleet.Gateway.Address);
-        var run = new PaymentRun(new FaultClock(context.Time, PaymentClient.Endpoint, Loads.Catalog), client, context.Fleet.DatabaseConnection) { Orders = orders.Count };
+        var timeout = attemptTimeout ?? ReadTimeout;
+        var run = new PaymentRun(new FaultClock(context.Time, PaymentClient.Endpoint, Loads.Catalog), client, context.Fleet.DatabaseConnection,
+            timeout > ReadTimeout ? timeout : ReadTimeout) { Orders = orders.Count };
         var limit = expected * 3;
-        var payer = new PaymentClient(client, run.Clock, attemptTimeout ?? TimeSpan.FromSeconds(2));
+        var payer = new PaymentClient(client, run.Clock, timeout);
         run._payments = Loads.PayAsync(payer, orders, paymentsPerSecond, limit, run._stop.Token, cancellationToken);
         if (readsPerSecond > 0)
         {
-            run._background.Add(Loads.ReadCatalogAsync(client, run.Clock, readsPerSecond, limit, TimeSpan.FromSeconds(2), run._stop.Token, cancellationToken));
+            run._background.Add(Loads.ReadCatalogAsync(client, run.Clock, readsPerSecond, limit, ReadTimeout, run._stop.Token, cancellationToken));
         }
 
         run.SampleEvery("replicas ready", TimeSpan.FromMilliseconds(500), token => Probes.ReadyReplicasAsync(context.Fleet, token));
@@ -71,14 +83,14 @@ internal sealed class PaymentRun : IAsyncDisposable
         SampleEvery("payments committed per second", TimeSpan.FromSeconds(1),
             Probes.PerSecond(token => Probes.ScalarAsync(_database, "SELECT count(*) FROM payments", token)));
 
-    /// <summary>Enters the stage "settling" and waits until the clients have stopped failing for 2 s (15 s at the most).</summary>
+    /// <summary>Enters the stage "settling" and waits until the clients have stopped failing (<see cref="_quiet"/>; 15 s at the most).</summary>
     public Task SettleAsync(CancellationToken cancellationToken) => SettleAsync("settling", TimeSpan.FromSeconds(15), cancellationToken);
 
-    /// <summary>Enters <paramref name="stage"/> and waits until the clients have stopped failing for 2 s (<paramref name="limit"/> at the most).</summary>
+    /// <summary>Enters <paramref name="stage"/> and waits until the clients have stopped failing (<see cref="_quiet"/>; <paramref name="limit"/> at the most).</summary>
     public async Task SettleAsync(string stage, TimeSpan limit, CancellationToken cancellationToken)
     {
         Clock.Enter(stage);
-        await Clock.SettleAsync(TimeSpan.FromSeconds(2), limit, cancellationToken);
+        await Clock.SettleAsync(_quiet, limit, cancellationToken);
     }
 
     /// <summary>The stage after the fault: enters it, keeps the load on for <paramref name="after"/>, then stops it and returns every payer's record.</summary>

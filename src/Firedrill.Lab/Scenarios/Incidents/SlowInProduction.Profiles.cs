@@ -273,7 +273,7 @@ internal sealed partial class SlowInProduction
     /// before they take traffic: a burst as wide as the pool to each replica, repeated until one comes
     /// back without a failure (20 s at most). Without it the phase's first second opens every
     /// connection of both pools at once across the production network while PostgreSQL forks their
-    /// backends one at a time (22–33 ms each on a 2-core machine): the opens outlast the 2 s
+    /// backends one at a time (22–37 ms each on a 2-core machine): the opens outlast the 2 s
     /// acquisition timeout, which is also the connect timeout, and fail.
     /// </summary>
     private static async Task OpenResizedPoolsAsync(ScenarioContext context, int size, CancellationToken cancellationToken)
