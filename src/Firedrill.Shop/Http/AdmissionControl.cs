@@ -13,9 +13,9 @@ namespace Firedrill.Shop.Http;
 /// <see cref="AdmissionOptions.MaxConcurrentRequests"/> are being served, waits (oldest first) for
 /// at most <see cref="AdmissionOptions.MaxQueueTime"/> in a queue of
 /// <see cref="AdmissionOptions.QueueLimit"/>, and otherwise gets 503 with Retry-After and a problem
-/// document. A request that leaves while it waits is dropped unstarted; one admitted is finished
-/// even if its caller leaves (<see cref="AdmissionOptions.CancelOnClientAbort"/>). Health, metrics
-/// and the lab's control are never shed. The limiter is rebuilt when
+/// document. A request that leaves while it waits is dropped unstarted; an admitted write is
+/// finished even if its caller leaves (<see cref="AdmissionOptions.CancelWritesOnClientAbort"/>).
+/// Health, metrics and the lab's control are never shed. The limiter is rebuilt when
 /// the options change; requests on the old one finish on it.
 /// </summary>
 internal sealed partial class AdmissionControl
@@ -76,9 +76,9 @@ internal sealed partial class AdmissionControl
             }
 
             _decisions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
-            if (!settings.CancelOnClientAbort)
+            if (!settings.CancelWritesOnClientAbort && !IsRead(context.Request.Method))
             {
-                // Admitted work runs to its end: see AdmissionOptions.CancelOnClientAbort.
+                // An admitted write runs to its end: see AdmissionOptions.CancelWritesOnClientAbort.
                 context.RequestAborted = CancellationToken.None;
             }
 
@@ -136,6 +136,8 @@ internal sealed partial class AdmissionControl
             return _current.Value.Limiter;
         }
     }
+
+    private static bool IsRead(string method) => HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method);
 
     /// <summary>Health, metrics, the lab's control and the API description answer whatever the load.</summary>
     private static bool IsOperational(PathString path) =>

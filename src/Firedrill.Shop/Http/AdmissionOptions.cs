@@ -28,19 +28,21 @@ public sealed class AdmissionOptions
     public TimeSpan MaxQueueTime { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// Whether a request's work is cancelled when its caller goes away (the endpoints'
-    /// CancellationToken is the connection's abort). Off by default: once admitted, work runs to
-    /// its end, bounded by its own timeouts (the pool's, the commands', the inventory client's).
-    /// Cancelling a PostgreSQL command is not free: the driver opens a new connection to send the
-    /// cancel, and a cancel that is not answered in time closes the command's connection, so the
-    /// pool must open another. Each is a backend forked by the postmaster, one after the other (22 to
-    /// 37 ms each on the 2-core lab machines, measured with <c>pgbench -C</c>): when every caller
-    /// times out at once, the cancels and reconnections take more than the database can fork, and the
-    /// replicas never recover while the callers keep retrying (the fault suite's relay-killed). A
-    /// payment the caller gave up on is finished and kept under its idempotency key, so the retry
-    /// replays it instead of doing it again. Waiting for admission still ends when the caller leaves.
+    /// Whether a write's work (POST, PUT, PATCH, DELETE) is cancelled when its caller goes away (the
+    /// endpoints' CancellationToken is the connection's abort). Off by default: once admitted, a write
+    /// runs to its end, bounded by its own timeouts (the pool's, the commands', the inventory
+    /// client's), and a payment the caller gave up on is committed and kept under its idempotency
+    /// key, so the retry replays it instead of doing it again. Cancelling a PostgreSQL command is not
+    /// free either: the driver opens a new connection to send the cancel, and a cancel not answered in
+    /// time closes the command's connection, so the pool opens another; each a backend the postmaster
+    /// forks one after the other (22 to 37 ms each on the 2-core lab machines, <c>pgbench -C</c>).
+    /// When every payer timed out at once, those cancels and reconnections outran the forks and the
+    /// replicas never recovered while the payers retried (the fault suite's relay-killed). Reads are
+    /// always cancelled with their caller: nothing of theirs needs to outlive it, and a heavy read left
+    /// to finish keeps loading the database after everyone stopped waiting for it. Waiting for
+    /// admission ends when the caller leaves, whatever the method.
     /// </summary>
-    public bool CancelOnClientAbort { get; set; }
+    public bool CancelWritesOnClientAbort { get; set; }
 
     /// <summary>The Retry-After a shed request is told, in seconds.</summary>
     [Range(1, 3600)]

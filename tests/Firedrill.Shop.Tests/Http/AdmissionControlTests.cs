@@ -14,7 +14,7 @@ public sealed class AdmissionControlTests : IDisposable
     private ServiceProvider _services = null!;
     private int _served;
 
-    private void Configure(TimeSpan maxQueueTime, bool cancelOnClientAbort = false)
+    private void Configure(TimeSpan maxQueueTime, bool cancelWritesOnClientAbort = false)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -26,7 +26,7 @@ public sealed class AdmissionControlTests : IDisposable
             options.QueueLimit = 1;
             options.MaxQueueTime = maxQueueTime;
             options.RetryAfterSeconds = 2;
-            options.CancelOnClientAbort = cancelOnClientAbort;
+            options.CancelWritesOnClientAbort = cancelWritesOnClientAbort;
         });
         _services = services.BuildServiceProvider();
     }
@@ -85,11 +85,12 @@ public sealed class AdmissionControlTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Invoke_CallerLeavesOnceAdmitted_CancelsTheWorkOnlyWhenCancelOnClientAbort(bool cancelOnClientAbort)
+    [InlineData("POST", false, false)]
+    [InlineData("POST", true, true)]
+    [InlineData("GET", false, true)]
+    public async Task Invoke_CallerLeavesOnceAdmitted_CancelsReadsAndOnlyConfiguredWrites(string method, bool cancelWritesOnClientAbort, bool cancelled)
     {
-        Configure(TimeSpan.FromSeconds(60), cancelOnClientAbort);
+        Configure(TimeSpan.FromSeconds(60), cancelWritesOnClientAbort);
         var endpointToken = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
         var admission = Build(async context =>
         {
@@ -98,13 +99,14 @@ public sealed class AdmissionControlTests : IDisposable
         });
         using var caller = new CancellationTokenSource();
         var request = Context("/payments");
+        request.Request.Method = method;
         request.RequestAborted = caller.Token;
 
         var served = admission.InvokeAsync(request);
         var token = await endpointToken.Task;
         await caller.CancelAsync();
 
-        Assert.Equal(cancelOnClientAbort, token.IsCancellationRequested);
+        Assert.Equal(cancelled, token.IsCancellationRequested);
         _release.SetResult();
         await served;
     }
