@@ -59,8 +59,10 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
     /// cold-replicas' fleet: replicas warm up at start (WarmUpService), the shipped readiness not waiting
     /// for it. 400 requests over the hot read paths: a warm-up of one to two seconds here, as real
     /// services' take seconds (the default 150 are done in under a second on an idle machine, too short a
-    /// window to tell a replica put in rotation cold from one that warmed in time). Phases of 10 s in
-    /// --quick: fixed, the added replicas start, warm up and still serve a few seconds.
+    /// window to tell a replica put in rotation cold from one that warmed in time). Phases of 15 s in
+    /// --quick: fixed, the added replicas start, warm up and still serve a few seconds. With 10 s, on a
+    /// slower 2-core machine the replicas added 2 s into the fixed phase were still starting and warming
+    /// when it ended (7.4 s to start alone), and answered no user request.
     /// </summary>
     private static readonly Dictionary<string, string> ColdSettings = new() { ["WarmUp:Enabled"] = "true", ["WarmUp:Requests"] = "400" };
 
@@ -121,7 +123,7 @@ internal sealed partial class AutoscalingNoRelief : Scenario<AutoscalingNoRelief
         var baseline = phase == Phases.Baseline;
         var duration = baseline
             ? context.Duration(TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(2))
-            : context.Duration(TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(Cold ? 10 : 8));
+            : context.Duration(TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(Cold ? 15 : 8));
         var warmReplica = context.Fleet.Shops[0].Name;
         await using var autoscaler = baseline ? null : HorizontalAutoscaler.Start(context.Fleet, context.Prometheus, context.Quick ? QuickHpa : Hpa);
         var replicas = new List<(double Second, int Count)>();
