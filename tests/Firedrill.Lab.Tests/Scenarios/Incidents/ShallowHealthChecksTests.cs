@@ -19,9 +19,11 @@ public sealed class ShallowHealthChecksTests
             .Select(item => item.GetProperty("output").GetString()));
         if (variant == "deep-liveness")
         {
-            // The supervisor restarted replicas because their liveness checked the database.
+            // The supervisor restarted replicas because their liveness checked the database: it answered
+            // 503 naming the postgres check, or, on a slow machine where refused logins queue at the
+            // postmaster, outlasted the probe's 1 s.
             Assert.Contains("-> restarting it", broken, StringComparison.Ordinal);
-            Assert.Contains("postgres", broken, StringComparison.Ordinal);
+            Assert.True(broken.Contains("postgres", StringComparison.Ordinal) || broken.Contains("no answer within 1 s", StringComparison.Ordinal), broken);
         }
         else
         {
