@@ -12,6 +12,9 @@ namespace Firedrill.Lab.Faults.Support;
 /// </summary>
 internal sealed class PaymentRun : IAsyncDisposable
 {
+    /// <summary>A catalog read's timeout, and a payment attempt's unless the fault sets its own.</summary>
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(2);
+
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _background = [];
     private readonly HttpClient _client;
@@ -32,9 +35,6 @@ internal sealed class PaymentRun : IAsyncDisposable
 
     /// <summary>The orders placed for the payers, so a fault can size its stages by them.</summary>
     public int Orders { get; private init; }
-
-    /// <summary>A catalog read's timeout, and a payment attempt's unless the fault sets its own.</summary>
-    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// The fleet of a fault with payers: its replicas and shop settings, with a short idempotency
