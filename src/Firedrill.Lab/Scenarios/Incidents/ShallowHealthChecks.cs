@@ -34,6 +34,16 @@ internal sealed partial class ShallowHealthChecks : Scenario<ShallowHealthChecks
     private const int Replicas = 2;
     private const string CutReplica = "shop-1";
     private const double Rate = 60;
+    /// <summary>
+    /// Each replica's pool, sized for its load (30 requests a second of a few milliseconds each keep
+    /// under one connection busy), not the shop's default of 50. The blip closes every pooled
+    /// connection; when the database is back each request that finds no idle connection opens its own,
+    /// up to the pool's size, and PostgreSQL forks their backends one at a time (about 30 a second on
+    /// a 2-core machine). With 50 per replica the reopening outlasted the users' 2 s timeout, and the
+    /// cancelled opens and commands cost more forks: both replicas hung past the recovery window,
+    /// answering even their shallow liveness in over 1 s.
+    /// </summary>
+    private const int PoolSize = 10;
     private const string ShallowPath = "/health/live";
     private const string GatewayProbePath = "ReverseProxy:Clusters:shop:HealthCheck:Active:Path";
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(2);
@@ -57,6 +67,9 @@ internal sealed partial class ShallowHealthChecks : Scenario<ShallowHealthChecks
     /// took longer, and 5 of the 60 requests of the second after 3 s failed (in the suite).
     /// </summary>
     private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(5);
+    /// <summary>Fixed: warm-up of the restarted replicas before the phase (<see cref="WarmAsync"/>): done when a second's p99 is under this, or after the limit.</summary>
+    private const double WarmP99Ms = 250;
+    private static readonly TimeSpan WarmLimit = TimeSpan.FromSeconds(10);
     /// <summary>Fixed: how long users are measured once recovered.</summary>
     private static readonly TimeSpan Settled = TimeSpan.FromSeconds(2);
 
@@ -81,6 +94,7 @@ internal sealed partial class ShallowHealthChecks : Scenario<ShallowHealthChecks
         {
             ["Health:LivenessChecksDependencies"] = Blip ? "true" : "false",
             ["Jobs:InventorySyncEnabled"] = "false",
+            ["Db:MaxPoolSize"] = PoolSize.ToString(CultureInfo.InvariantCulture),
             // lost-redis: the cache client with the library's default (StackExchange.Redis's backlog), where a command
             // waits up to 5 s for a connection that will not come back, so a request that misses L1
             // waits past the user's 2 s. The shop as shipped fails fast instead and reads PostgreSQL
@@ -114,6 +128,8 @@ internal sealed partial class ShallowHealthChecks : Scenario<ShallowHealthChecks
         if (Blip)
         {
             await context.Fleet.ConfigureShopsAsync("""{"Health:LivenessChecksDependencies": false}""", cancellationToken);
+            // The broken phase restarted every replica: the fixed phase starts from warm ones, as the broken phase did.
+            await WarmAsync(context, phase, cancellationToken);
         }
         else
         {

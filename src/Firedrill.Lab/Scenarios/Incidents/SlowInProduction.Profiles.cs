@@ -11,9 +11,6 @@ internal sealed partial class SlowInProduction
 {
     private const int LocalOrders = 500;
 
-    // A production customer has about a hundred orders; the app shows fifty a page.
-    private const int ProductionPageSize = 50;
-
     private const string LocalKey = "local";
     private const string LocalDatabaseKey = "local-database";
     private const string SizedPoolKey = "sized-pool";
@@ -265,7 +262,7 @@ internal sealed partial class SlowInProduction
         RatePerSecond = Chosen.ProductionRate,
         Duration = duration,
         RequestTimeout = RequestTimeout,
-        Mix = [new RequestTemplate("history", 1, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/customers/{1 + sequence * 7919 % OrdersTemplate.Customers}/orders?pageSize={ProductionPageSize}"))],
+        Mix = [new RequestTemplate("history", 1, sequence => new HttpRequestMessage(HttpMethod.Get, $"/api/customers/{1 + sequence * 7919 % OrdersTemplate.Customers}/orders?pageSize={Chosen.ProductionPageSize}"))],
     };
 
     /// <summary>
@@ -276,7 +273,7 @@ internal sealed partial class SlowInProduction
     /// backends one at a time (22–37 ms each on a 2-core machine): the opens outlast the 2 s
     /// acquisition timeout, which is also the connect timeout, and fail.
     /// </summary>
-    private static async Task OpenResizedPoolsAsync(ScenarioContext context, int size, CancellationToken cancellationToken)
+    private async Task OpenResizedPoolsAsync(ScenarioContext context, int size, CancellationToken cancellationToken)
     {
         var deadline = context.Time.GetUtcNow() + TimeSpan.FromSeconds(20);
         foreach (var shop in context.Fleet.Shops)
@@ -287,7 +284,7 @@ internal sealed partial class SlowInProduction
                 {
                     try
                     {
-                        using var response = await shop.Client.GetAsync($"/customers/{customer}/orders?pageSize={ProductionPageSize}", cancellationToken);
+                        using var response = await shop.Client.GetAsync($"/customers/{customer}/orders?pageSize={Chosen.ProductionPageSize}", cancellationToken);
                         return response.IsSuccessStatusCode;
                     }
                     catch (HttpRequestException)
