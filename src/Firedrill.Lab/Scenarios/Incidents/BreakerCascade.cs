@@ -111,8 +111,9 @@ internal sealed partial class BreakerCascade : Scenario<BreakerCascade.Cause>
         }
         while (active > 0 && context.Time.GetElapsedTime(started) < TimeSpan.FromSeconds(30));
 
-        context.Evidence.Add("The broken phase's queries drained before the fixed phase", Phases.Fixed, $"psql: {Active}",
-            string.Create(CultureInfo.InvariantCulture, $"{active} still active after {context.Time.GetElapsedTime(started).TotalSeconds:0.0} s"));
+        // The command a user would type to watch the same count; the lab polls it over its own connection.
+        context.Evidence.Add("The broken phase's queries drained before the fixed phase", Phases.Fixed, $"{context.Evidence.PsqlCommand} -Atc \"{Active}\"",
+            string.Create(CultureInfo.InvariantCulture, $"{active} (polled every 250 ms: {active} still active after {context.Time.GetElapsedTime(started).TotalSeconds:0.0} s)"));
     }
 
     public override async Task<PhaseRun> DriveAsync(ScenarioContext context, string phase, CancellationToken cancellationToken)
