@@ -36,7 +36,7 @@ internal sealed partial class ShallowHealthChecks : Scenario<ShallowHealthChecks
     private const double Rate = 60;
     /// <summary>
     /// Each replica's pool, sized for its load (30 requests a second of a few milliseconds each keep
-    /// under one connection busy), not the shop's default of 50. The blip closes every pooled
+    /// under one connection busy), not the shop's default (50 when this was measured, 20 since). The blip closes every pooled
     /// connection; when the database is back each request that finds no idle connection opens its own,
     /// up to the pool's size, and PostgreSQL forks their backends one at a time (about 30 a second on
     /// a 2-core machine). With 50 per replica the reopening outlasted the users' 2 s timeout, and the
