@@ -14,6 +14,7 @@ internal sealed partial class KafkaConsumerLag
     private const string OrdersKey = "orders";
     private const string ReaderKey = "offsets";
     private const string BrokenStartedKey = "broken-started";
+    private const string GroupWaitKey = "group-wait";
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
@@ -105,6 +106,12 @@ internal sealed partial class KafkaConsumerLag
         };
         if (phase == Phases.Fixed)
         {
+            if (context.Items.TryGetValue(GroupWaitKey, out var waited))
+            {
+                // Before the phase: how long the rollout's rebalances took until every partition had an owner again.
+                signals["seconds_until_group_whole"] = (double)waited;
+            }
+
             await WaitForDrainAsync(context, TimeSpan.FromSeconds(15), cancellationToken);
             var sinceBroken = (int)Math.Ceiling((context.Time.GetUtcNow() - (DateTimeOffset)context.Items[BrokenStartedKey]).TotalSeconds);
             signals["events_redelivered_since_broken"] = Math.Round(await ScalarAsync(context,
@@ -193,22 +200,31 @@ internal sealed partial class KafkaConsumerLag
         return samples;
     }
 
-    /// <summary>Waits, bounded, until every member of the group owns a partition and every partition has an owner (as the members report it).</summary>
-    private static async Task WaitForGroupAsync(ScenarioContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits, bounded, until the group is whole again, as the members report it: every partition of the
+    /// topic has an owner and every member owns one, for a second on end (two of Prometheus's scrapes),
+    /// so a rebalance still in progress does not pass for the end of one.
+    /// </summary>
+    private static async Task<double> WaitForGroupAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var partitions = (await ((ConsumerGroupOffsets)context.Items[ReaderKey]).ReadAsync(cancellationToken)).Count;
         var deadline = Stopwatch.GetTimestamp() + 15 * Stopwatch.Frequency;
+        long? wholeSince = null;
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            var members = await ScalarAsync(context, "count(firedrill_kafka_consumer_assigned_partitions)", cancellationToken);
             var owned = await ScalarAsync(context, "sum(firedrill_kafka_consumer_assigned_partitions)", cancellationToken);
             var idle = await ScalarAsync(context, "count(firedrill_kafka_consumer_assigned_partitions == 0) or vector(0)", cancellationToken);
-            if (members == owned && idle == 0)
+            wholeSince = owned == partitions && idle == 0 ? wholeSince ?? Stopwatch.GetTimestamp() : null;
+            if (wholeSince is { } since && Stopwatch.GetElapsedTime(since) >= TimeSpan.FromSeconds(1))
             {
-                return;
+                break;
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(250), context.Time, cancellationToken);
         }
+
+        return Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 1);
     }
 
     /// <summary>Waits, bounded, until every payment is published and the group has committed everything.</summary>

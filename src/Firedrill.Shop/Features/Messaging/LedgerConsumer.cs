@@ -73,13 +73,8 @@ internal sealed partial class LedgerConsumer(
             {
                 var settings = options.CurrentValue;
                 batch.Clear();
-                Fill(consumer, batch, settings);
-                if (batch.Count == 0 || !Current(index, client))
-                {
-                    // A batch read just as the client's settings changed stays unstored: the next consumer reads it again.
-                    continue;
-                }
-
+                // Watched from before the batch is read: a poll can block for seconds while the group
+                // rebalances, and a change made meanwhile must not let the batch run under the old settings.
                 using var handling = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 using var redeployed = options.OnChange(changed =>
                 {
@@ -88,6 +83,19 @@ internal sealed partial class LedgerConsumer(
                         handling.Cancel();
                     }
                 });
+                if (HandlerChanged(settings, options.CurrentValue))
+                {
+                    // Changed between the read and the watch: start over under the new settings.
+                    continue;
+                }
+
+                Fill(consumer, batch, settings);
+                if (batch.Count == 0 || !Current(index, client))
+                {
+                    // A batch read just as the client's settings changed stays unstored: the next consumer reads it again.
+                    continue;
+                }
+
                 try
                 {
                     await handler.HandleAsync(batch, settings, handling.Token);
